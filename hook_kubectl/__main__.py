@@ -1,0 +1,5 @@
+import sys
+
+from hook_kubectl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The hook's entry point: stdin JSON -> stages -> exactly one JSON on stdout.
+
+Whatever happens (bad input, a backend failure, a bug in the hook, SIGTERM),
+one JSON object is printed: 55-heat-config signals Heat with it, and a hook
+that prints nothing leaves the deployment hanging until the stack times out.
+"""
+
+import logging
+import signal
+import sys
+import time
+import traceback
+
+from hook_kubectl import backends, deployment as deployment_stage, outputs, render, result
+from hook_kubectl.backends.base import Deadline, Outcome
+from hook_kubectl.errors import HookError
+
+LOG = logging.getLogger("heat-config-kubectl")
+
+
+class Terminated(Exception):
+    """The agent (or an operator) stopped the hook."""
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO,
+        format="[%(asctime)s] (heat-config-kubectl) [%(levelname)s] %(message)s")
+    signal.signal(signal.SIGTERM, _terminate)
+    raw = ""
+    try:
+        raw = sys.stdin.read()
+        signal_data = run(raw)
+    except BaseException as exc:  # the last line of defence: still one JSON
+        traceback.print_exc(file=sys.stderr)
+        reason = "hook terminated by a signal" if isinstance(exc, Terminated) else (
+            f"internal error in heat-config-kubectl: {type(exc).__name__}: {exc}")
+        signal_data = result.build([], 1, "", reason, error=reason)
+    sys.stdout.write(result.to_json(signal_data) + "\n")
+    sys.stdout.flush()
+    return 0 if signal_data.get("deploy_status_code") == 0 else 1
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def run(raw: str, environ=None) -> dict:
+    """The whole hook as a function: text in, signal data out."""
+    started = time.monotonic()
+    try:
+        dep = deployment_stage.parse(raw, environ)
+    except HookError as exc:
+        LOG.error("%s", exc)
+        return result.build([], 1, "", str(exc), error=str(exc))
+
+    secrets = dep.secrets
+    try:
+        backend = backends.load(dep.backend)(dep)
+        deadline = Deadline(dep.timeout)
+        outcome, objects = _act(dep, backend, deadline)
+        values = {}
+        if outcome.ok and dep.action != "DELETE" and not dep.options["dry_run"]:
+            values = outputs.resolve(dep, backend, outcome, objects)
+    except HookError as exc:
+        LOG.error("%s", result.redact(str(exc), secrets))
+        summary = _summary(dep, None, started, failed=str(exc))
+        return result.build(dep.outputs, 1, summary, str(exc), error=str(exc), secrets=secrets)
+
+    summary = _summary(dep, outcome, started)
+    stderr = "\n".join(outcome.diagnostics)
+    if not outcome.ok:
+        stderr = "\n".join(p for p in (outcome.error, stderr) if p)
+    status = 0 if outcome.ok else 1
+    LOG.info("%s %s: %s", dep.action, dep.identity.resource_name, "done" if status == 0 else "FAILED")
+    return result.build(dep.outputs, status, summary, stderr, values,
+                        error=outcome.error, secrets=secrets)
+
+
+def _act(dep, backend, deadline) -> tuple:
+    """Run the deployment's action on the backend."""
+    if dep.action == "DELETE":
+        return backend.delete(deadline), []
+    if dep.action == "SUSPEND":
+        return backend.suspend(deadline), []
+    if dep.action == "RESUME":
+        return backend.resume(deadline), []
+    objects = render.render(dep, backend.config_format)
+    if backend.config_format == "manifests":
+        outputs.check(dep, objects)
+    notes = backend.check(objects)
+    if dep.options["dry_run"]:
+        outcome = backend.dry_run(objects, deadline)
+    else:
+        outcome = backend.apply(objects, deadline)
+    outcome.notes[:0] = notes
+    return outcome, objects
+
+
+def _summary(dep, outcome: Outcome, started: float, failed: str = "") -> str:
+    """deploy_stdout: one line per object, notes, then the time taken."""
+    lines = []
+    if outcome is not None:
+        lines.extend(report.line() for report in outcome.objects)
+        lines.extend(f"note: {note}" for note in outcome.notes)
+    took = time.monotonic() - started
+    verdict = "FAILED" if failed or (outcome and not outcome.ok) else "done"
+    lines.append(
+        f"{dep.action} {dep.identity.resource_name} (stack {dep.identity.stack_name}) "
+        f"on {dep.backend}: {verdict} in {took:.1f}s")
+    return "\n".join(lines)

@@ -1,0 +1,59 @@
+"""Stage 5: declared outputs resolved from live objects.
+
+``options.outputs`` maps an output name to ``kind/name[.namespace]:{jsonpath}``,
+for example ``service/web.demo:{.spec.clusterIP}``. Two outputs need no
+expression: ``applied`` (the objects applied, as kind/namespace/name) and
+``result`` (each object's state).
+"""
+
+from hook_kubectl import jsonpath
+from hook_kubectl.errors import HookError, InputError
+
+BUILTIN = ("applied", "result")
+
+
+def parse_reference(output: str, expression: str, objects: list) -> tuple:
+    """'kind/name[.namespace]:{path}' -> (kind, name, namespace, path)."""
+    target, sep, path = expression.partition(":")
+    kind, slash, name = target.strip().partition("/")
+    if not sep or not slash or not kind or not name or not path.strip():
+        raise InputError(
+            f"options.outputs.{output}: {expression!r} is not "
+            "'kind/name[.namespace]:{.json.path}'")
+    jsonpath.parse(path)  # fail on a bad path now, not after deploying
+    namespace = None
+    known = {(o["kind"].lower(), o["metadata"]["name"]) for o in objects}
+    if (kind.lower(), name) not in known and "." in name:
+        # Object names may hold dots, namespaces never: prefer a manifest name.
+        name, namespace = name.rsplit(".", 1)
+    return kind, name, namespace, path.strip()
+
+
+def check(deployment, objects: list) -> None:
+    """Validate every output expression before anything is deployed."""
+    for output, expression in deployment.options["outputs"].items():
+        parse_reference(output, expression, objects)
+
+
+def resolve(deployment, backend, outcome, objects: list) -> dict:
+    """Values for the declared outputs that have an expression or are built in.
+    Raises HookError naming the output that matched nothing."""
+    values = {}
+    declared = {o.name for o in deployment.outputs if not o.error_output}
+    for output, expression in deployment.options["outputs"].items():
+        kind, name, namespace, path = parse_reference(output, expression, objects)
+        live = backend.live_object(kind, name, namespace)
+        if live is None:
+            raise HookError(
+                f"output {output}: {kind}/{name} not found on the {backend.name} backend")
+        found = jsonpath.find(live, path)
+        if not found:
+            raise HookError(f"output {output}: {path} matches nothing in {kind}/{name}")
+        values[output] = found[0] if len(found) == 1 else found
+    if "applied" in declared and "applied" not in values:
+        values["applied"] = [
+            "/".join(p for p in (r.kind, r.namespace, r.name) if p)
+            for r in outcome.objects]
+    if "result" in declared and "result" not in values:
+        values["result"] = {r.ref: (r.line().split(": ", 1)[1]) for r in outcome.objects}
+    return values
