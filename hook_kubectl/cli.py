@@ -52,7 +52,8 @@ def run(raw: str, environ=None) -> dict:
         dep = deployment_stage.parse(raw, environ)
     except HookError as exc:
         LOG.error("%s", exc)
-        return result.build([], 1, "", str(exc), error=str(exc))
+        declared = deployment_stage.declared_outputs(raw)
+        return result.build(declared, 1, "", str(exc), error=str(exc))
 
     secrets = dep.secrets
     try:

@@ -166,6 +166,16 @@ def parse(raw: str, environ=None) -> Deployment:
     )
 
 
+def declared_outputs(raw: str) -> list:
+    """The outputs a deployment declares, read leniently: when the rest of
+    the deployment is invalid, Heat still gets one key per output."""
+    try:
+        data = json.loads(raw)
+        return _parse_outputs(data.get("outputs", []))
+    except (ValueError, AttributeError, InputError):
+        return []
+
+
 def literal(value: Any) -> Any:
     """Read back a value that 55-heat-config str()ed (a list, dict, bool or
     None becomes its Python repr). Only literals are read, never code."""
