@@ -32,13 +32,28 @@ def main(argv=None) -> int:
         raw = sys.stdin.read()
         signal_data = run(raw)
     except BaseException as exc:  # the last line of defence: still one JSON
-        traceback.print_exc(file=sys.stderr)
+        secrets = _known_secrets(raw)
+        sys.stderr.write(result.redact(traceback.format_exc(), secrets))
         reason = "hook terminated by a signal" if isinstance(exc, Terminated) else (
             f"internal error in heat-config-kubectl: {type(exc).__name__}: {exc}")
-        signal_data = result.build([], 1, "", reason, error=reason)
+        signal_data = result.build(deployment_stage.declared_outputs(raw), 1, "", reason,
+                                   error=reason, secrets=secrets)
     sys.stdout.write(result.to_json(signal_data) + "\n")
     sys.stdout.flush()
     return 0 if signal_data.get("deploy_status_code") == 0 else 1
+
+
+def _known_secrets(raw: str) -> set:
+    """Secrets of a deployment, found leniently, for masking a crash report."""
+    try:
+        dep = deployment_stage.parse(raw, {})
+        render.render(dep, "manifests")
+        return dep.secrets
+    except Exception:
+        try:
+            return deployment_stage.parse(raw, {}).secrets
+        except Exception:
+            return set()
 
 
 def _terminate(signum, frame):

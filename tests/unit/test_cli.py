@@ -124,3 +124,21 @@ def test_runs_as_installed_console_script_and_module(tmp_path):
         proc = subprocess.run(argv, input=data, capture_output=True, text=True, timeout=60)
         out = json.loads(proc.stdout)
         assert "config is not valid YAML" in out["deploy_stderr"]
+
+
+def test_crash_report_masks_secrets(monkeypatch, capsys):
+    config = ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {pw: crash-secret-1}\n")
+    data = make_deployment(config, options={"backend": "podman"}, inputs=[
+        {"name": "db_password", "type": "String", "value": "input-secret-2"}])
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("failed with crash-secret-1 and input-secret-2")
+
+    monkeypatch.setattr(cli.backends, "load", lambda name: lambda dep: None)
+    monkeypatch.setattr(cli, "_act", explode)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(data)))
+    assert cli.main() == 1
+    captured = capsys.readouterr()
+    assert "RuntimeError" in captured.out and "Traceback" in captured.err
+    for secret in ("crash-secret-1", "input-secret-2"):
+        assert secret not in captured.out and secret not in captured.err
