@@ -66,9 +66,10 @@ def run(raw: str, environ=None) -> dict:
     try:
         dep = deployment_stage.parse(raw, environ)
     except HookError as exc:
-        LOG.error("%s", exc)
+        secrets = deployment_stage.declared_secrets(raw)
+        LOG.error("%s", result.redact(str(exc), secrets))
         declared = deployment_stage.declared_outputs(raw)
-        return result.build(declared, 1, "", str(exc), error=str(exc))
+        return result.build(declared, 1, "", str(exc), error=str(exc), secrets=secrets)
 
     secrets = dep.secrets
     try:

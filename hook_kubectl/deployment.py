@@ -176,6 +176,15 @@ def declared_outputs(raw: str) -> list:
         return []
 
 
+def declared_secrets(raw: str) -> set:
+    """The secret input values of a deployment, read leniently: when the rest
+    of the deployment is invalid, an error that quotes one must still mask it."""
+    try:
+        return _parse_inputs(json.loads(raw).get("inputs", []))[2]
+    except (ValueError, AttributeError, InputError):
+        return set()
+
+
 def literal(value: Any) -> Any:
     """Read back a value that 55-heat-config str()ed (a list, dict, bool or
     None becomes its Python repr). Only literals are read, never code."""
