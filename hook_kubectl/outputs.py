@@ -22,7 +22,9 @@ def parse_reference(output: str, expression: str, objects: list) -> tuple:
             "'kind/name[.namespace]:{.json.path}'")
     jsonpath.parse(path)  # fail on a bad path now, not after deploying
     namespace = None
-    known = {(o["kind"].lower(), o["metadata"]["name"]) for o in objects}
+    # Kubernetes objects only (a compose backend's object is one compose file).
+    known = {(o["kind"].lower(), o["metadata"]["name"]) for o in objects
+             if isinstance(o.get("kind"), str) and isinstance(o.get("metadata"), dict)}
     if (kind.lower(), name) not in known and "." in name:
         # Object names may hold dots, namespaces never: prefer a manifest name.
         name, namespace = name.rsplit(".", 1)

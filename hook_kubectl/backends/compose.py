@@ -1,0 +1,820 @@
+"""The docker-compose backend: one compose project per deployment, on one node.
+
+The config is one compose file (v2, v3 or the Compose Specification, with
+or without `version:`). Each deployment gets a project directory
+``$HEAT_KUBECTL_WORKDIR/compose/<project>`` (default base
+/var/lib/heat-config-kubectl; directories 0700, files 0600) holding
+``docker-compose.yml`` and its env files. The project name is the
+deployment identity's slug, so two deployments never collide and every
+update of one deployment reuses its project.
+
+Env files come from inputs: a service's ``env_file`` entry that names a
+declared input (``env_file: db_env`` or ``env_file: [db_env]``) is written
+into the project directory from that input. The input holds ``KEY=VALUE``
+lines or a map of KEY: VALUE. Every value is treated as a secret: it is
+masked in deploy_stdout/deploy_stderr.
+
+Commands: ``docker compose`` (v2 plugin) when it answers, else Debian's
+``docker-compose`` (1.29); HEAT_KUBECTL_COMPOSE overrides (for example
+"docker-compose"). Always an argument list, never a shell.
+
+- CREATE/UPDATE: ``up -d --remove-orphans``, then wait.
+- DELETE: ``down --remove-orphans`` (``-v`` with options.delete_volumes), then
+  remove, through the engine API, any container still labelled with the
+  project and this deployment (also when the project directory is gone).
+- SUSPEND: ``stop``; RESUME: ``start``, then wait.
+
+Waiting talks to the engine API (DOCKER_HOST, as compose does): every
+service the file enables must have its containers running, and healthy where
+a healthcheck is configured. A container that exits (or dies) fails the run
+at once, naming the service, its exit code and its last log lines; an image
+that cannot be found fails when compose does. podman only runs healthchecks
+from systemd timers, which a node without systemd never fires, so on a
+podman engine the hook runs each check itself (libpod's healthcheck
+endpoint) at the check's interval while it waits.
+
+Outputs: ``service/<compose service>:{path}`` addresses this shape::
+
+    {"kind": "Service", "metadata": {"name": "web", "project": ...},
+     "spec": {"image": ...},
+     "status": {"phase": "Running", "ready": true, "health": "healthy",
+                "replicas": 1, "readyReplicas": 1,
+                "podIP": "10.89.0.5", "podIPs": [{"ip": ...}],
+                "networks": {"default": {"ip": ...}, ...},
+                "ports": [{"containerPort": 8080, "protocol": "tcp",
+                           "hostIP": "127.0.0.1", "hostPort": 18081}],
+                "containers": [{"name", "id", "state", "health", "exitCode",
+                                "ip", "restartCount"}]}}
+
+for example ``service/web:{.status.podIP}``,
+``service/web:{.status.ports[?(@.containerPort==8080)].hostPort}``,
+``service/db:{.status.health}``, ``service/web:{.status.networks.front.ip}``.
+``container/<service>:{path}`` is the engine's raw inspect of the service's
+first container (``{.NetworkSettings.Ports}``, ``{.State.Health.Status}``).
+"""
+
+import http.client
+import json
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from typing import Optional
+
+import yaml
+
+from hook_kubectl.backends.base import Backend, Deadline, ObjectReport, Outcome
+from hook_kubectl.errors import BackendError, InputError
+
+WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
+DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
+COMPOSE_ENV = "HEAT_KUBECTL_COMPOSE"
+COMPOSE_FILE = "docker-compose.yml"
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+API = "/v1.40"
+LIBPOD_API = "/v4.0.0/libpod"
+POLL_SECONDS = 0.5
+LOG_LINES = 20
+RESTART_LIMIT = 2  # restarts seen while waiting that mean a crash loop
+LOG_CHARS = 3000
+OUTPUT_LINES = 30
+ENV_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+DEFAULT_HEALTH_INTERVAL = 30.0
+# docker-compose 1.x names what failed in `ERROR: for <service>  <message>`.
+COMPOSE_ERROR = re.compile(r"^ERROR: for (\S+)\s+(.*)$")
+
+
+# --- the engine API (Docker's, which podman's service speaks too) -----------
+
+class EngineError(BackendError):
+    """The container engine could not be reached or refused a request."""
+
+
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float):
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self._path)
+
+
+class Engine:
+    """A few calls of the Docker Engine API over DOCKER_HOST (unix or tcp)."""
+
+    def __init__(self, host: Optional[str] = None):
+        self.host = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        url = urllib.parse.urlparse(self.host)
+        if url.scheme == "unix":
+            self._connect = lambda timeout: _UnixConnection(url.path, timeout)
+        elif url.scheme in ("tcp", "http"):
+            if os.environ.get("DOCKER_TLS_VERIFY"):
+                raise EngineError(
+                    "DOCKER_TLS_VERIFY is set: the compose backend talks to the engine "
+                    "over a unix socket or plain tcp only")
+            self._connect = lambda timeout: http.client.HTTPConnection(
+                url.hostname, url.port or 2375, timeout=timeout)
+        else:
+            raise EngineError(f"DOCKER_HOST {self.host!r}: expected unix:// or tcp://")
+        self._podman = None
+
+    def call(self, method: str, path: str, query: Optional[dict] = None,
+             timeout: float = 30.0, ok=(200, 201, 204, 304)) -> tuple:
+        """(status, body bytes). Raises EngineError when unreachable."""
+        if query:
+            path = f"{path}?{urllib.parse.urlencode(query)}"
+        conn = self._connect(timeout)
+        try:
+            conn.request(method, path)
+            response = conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as exc:
+            raise EngineError(
+                f"cannot reach the container engine at DOCKER_HOST={self.host}: {exc}") from None
+        finally:
+            conn.close()
+        if response.status not in ok and response.status != 404:
+            raise EngineError(
+                f"container engine: {method} {path.split('?')[0]} answered "
+                f"{response.status}: {_api_message(body)}")
+        return response.status, body
+
+    def get(self, path: str, query: Optional[dict] = None):
+        status, body = self.call("GET", API + path, query)
+        return None if status == 404 else json.loads(body or b"null")
+
+    @property
+    def is_podman(self) -> bool:
+        if self._podman is None:
+            version = self.get("/version") or {}
+            names = [c.get("Name", "") for c in version.get("Components") or []]
+            self._podman = any("podman" in name.lower() for name in names)
+        return self._podman
+
+    def containers(self, labels: dict) -> list:
+        """Inspect data of every container (running or not) with `labels`."""
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
+        found = self.get("/containers/json", {"all": "1", "filters": filters}) or []
+        inspected = []
+        for summary in found:
+            data = self.get(f"/containers/{summary['Id']}/json")
+            if data is not None:  # gone between list and inspect
+                inspected.append(data)
+        return inspected
+
+    def logs(self, container_id: str, lines: int = LOG_LINES) -> str:
+        status, body = self.call(
+            "GET", f"{API}/containers/{container_id}/logs",
+            {"stdout": "1", "stderr": "1", "tail": str(lines)})
+        return "" if status == 404 else _demultiplex(body)
+
+    def run_healthcheck(self, container_id: str) -> None:
+        """podman only: run the container's healthcheck now (systemd timers
+        would otherwise be the only thing that runs it)."""
+        self.call("GET", f"{LIBPOD_API}/containers/{container_id}/healthcheck",
+                  timeout=120.0, ok=(200, 409, 500))
+
+    def remove_container(self, container_id: str, volumes: bool) -> None:
+        self.call("DELETE", f"{API}/containers/{container_id}",
+                  {"force": "1", "v": "1" if volumes else "0"}, timeout=120.0)
+
+    def stop_container(self, container_id: str) -> None:
+        self.call("POST", f"{API}/containers/{container_id}/stop", {"t": "10"},
+                  timeout=120.0)
+
+    def networks(self, labels: dict) -> list:
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
+        return self.get("/networks", {"filters": filters}) or []
+
+    def remove_network(self, network_id: str) -> None:
+        self.call("DELETE", f"{API}/networks/{network_id}", ok=(200, 204, 409))
+
+    def volumes(self, labels: dict) -> list:
+        filters = json.dumps({"label": [f"{k}={v}" for k, v in labels.items()]})
+        return (self.get("/volumes", {"filters": filters}) or {}).get("Volumes") or []
+
+    def remove_volume(self, name: str) -> None:
+        self.call("DELETE", f"{API}/volumes/{urllib.parse.quote(name, safe='')}",
+                  ok=(200, 204, 409))
+
+
+def _api_message(body: bytes) -> str:
+    try:
+        return json.loads(body).get("message") or body.decode(errors="replace")[:300]
+    except (ValueError, AttributeError):
+        return body.decode(errors="replace")[:300]
+
+
+def _demultiplex(body: bytes) -> str:
+    """Docker's log stream: 8-byte frame headers unless the container has a TTY."""
+    if len(body) < 8 or body[0] not in (0, 1, 2) or body[1:4] != b"\0\0\0":
+        return body.decode(errors="replace")
+    out, i = [], 0
+    while i + 8 <= len(body):
+        size = int.from_bytes(body[i + 4:i + 8], "big")
+        out.append(body[i + 8:i + 8 + size])
+        i += 8 + size
+    return b"".join(out).decode(errors="replace")
+
+
+# --- the compose command -----------------------------------------------------
+
+def compose_command() -> list:
+    """`docker compose` when the v2 plugin answers, else `docker-compose`."""
+    override = os.environ.get(COMPOSE_ENV, "").strip()
+    if override:
+        return shlex.split(override)
+    if shutil.which("docker"):
+        try:
+            probe = subprocess.run(["docker", "compose", "version"], capture_output=True,
+                                   timeout=30)
+            if probe.returncode == 0:
+                return ["docker", "compose"]
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    raise BackendError(
+        "neither `docker compose` nor `docker-compose` is installed on this node "
+        f"(install docker-compose, or set {COMPOSE_ENV})")
+
+
+def _tail(text: str, lines: int = LOG_LINES, chars: int = LOG_CHARS) -> str:
+    kept = [line[:300] for line in (text or "").strip().splitlines()[-lines:]]
+    return "\n".join(kept)[-chars:]
+
+
+# --- the backend ---------------------------------------------------------------
+
+class ComposeBackend(Backend):
+    name = "compose"
+    config_format = "compose"
+
+    def __init__(self, deployment):
+        super().__init__(deployment)
+        self.project = deployment.identity.slug
+        base = os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
+        self.directory = os.path.join(base, "compose", self.project)
+        self.compose_file = os.path.join(self.directory, COMPOSE_FILE)
+        self._engine = None
+        self._env_files = {}
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = Engine()
+        return self._engine
+
+    def owned(self) -> dict:
+        """Labels on every container this deployment's project runs."""
+        labels = {PROJECT_LABEL: self.project}
+        labels.update(self.deployment.labels())
+        return labels
+
+    # -- checks before anything runs --
+
+    def check(self, objects: list) -> list:
+        compose = objects[0]
+        self._env_files = {}
+        for service, spec in compose["services"].items():
+            entries = spec.get("env_file")
+            if entries is None:
+                continue
+            entries = entries if isinstance(entries, list) else [entries]
+            for index, entry in enumerate(entries):
+                path = entry.get("path") if isinstance(entry, dict) else entry
+                where = f"config: services.{service}.env_file"
+                if not isinstance(path, str) or not path.strip():
+                    raise InputError(f"{where}: entry {index + 1} must be a file name")
+                if path in self.deployment.inputs:
+                    if not ENV_FILE_NAME.match(path) or path == COMPOSE_FILE:
+                        raise InputError(
+                            f"{where}: input name {path!r} cannot be a file name "
+                            "(letters, digits, '_', '.', '-')")
+                    self._env_files[path] = _env_file_text(
+                        path, self.deployment.inputs[path], self.deployment.secrets)
+                elif not os.path.isabs(path):
+                    raise InputError(
+                        f"{where}: {path!r} is not a declared input; name an input that "
+                        "holds the env file (KEY=VALUE lines or a map), or give an "
+                        "absolute path on the node")
+        return []
+
+    # -- actions --
+
+    def apply(self, objects: list, deadline: Deadline) -> Outcome:
+        self.check(objects)  # the env files to write (cli ran it too: cheap)
+        compose = self._with_labels(objects[0])
+        self._write_project(compose)
+        expected = _enabled_services(compose)
+        before = self._by_service(self.engine.containers(self.owned()))
+        outcome = Outcome()
+        ran = self._compose(["up", "-d", "--remove-orphans"], deadline,
+                            watch=set(_ids(before)), outcome=outcome)
+        if not ran:
+            return outcome
+        after = self._by_service(self.engine.containers(self.owned()))
+        for service in sorted(set(before) - set(compose["services"])):
+            gone = service not in after
+            outcome.objects.append(ObjectReport(
+                "service", service, action="pruned" if gone else "prune failed"))
+            if not gone:
+                outcome.ok = False
+                outcome.error = f"service {service}: still running after --remove-orphans"
+        reports = {}
+        for service in expected:
+            old = set(_ids({service: before.get(service, [])}))
+            new = set(_ids({service: after.get(service, [])}))
+            if not old:
+                action = "created"
+            elif old != new:
+                action = "configured"
+            else:
+                action = "unchanged"
+            reports[service] = ObjectReport("service", service, action=action)
+        outcome.objects.extend(reports.values())
+        if outcome.ok and self.deployment.options["wait"]:
+            self._wait(expected, reports, deadline, outcome, compose)
+        return outcome
+
+    def delete(self, deadline: Deadline) -> Outcome:
+        outcome = Outcome()
+        volumes = self.deployment.options["delete_volumes"]
+        before = self._by_service(self.engine.containers(self.owned()))
+        project = {PROJECT_LABEL: self.project}
+        networks = {n["Id"]: n["Name"] for n in self.engine.networks(project)}
+        if os.path.isfile(self.compose_file):
+            args = ["down", "--remove-orphans"] + (["-v"] if volumes else [])
+            down = Outcome()
+            if not self._compose(args, deadline, outcome=down):
+                # Not fatal: the sweep below removes what is ours anyway.
+                outcome.notes.append(f"compose down failed ({down.error}); removed through the engine API")
+        leftovers = self.engine.containers(self.owned())
+        for container in leftovers:
+            self.engine.remove_container(container["Id"], volumes)
+        for network in self.engine.networks(project):
+            self.engine.remove_network(network["Id"])
+        left = {n["Id"] for n in self.engine.networks(project)}
+        for network_id, name in sorted(networks.items(), key=lambda item: item[1]):
+            outcome.objects.append(ObjectReport(
+                "network", name, action="deleted" if network_id not in left else "still in use"))
+        if volumes:
+            for volume in self.engine.volumes(project):
+                self.engine.remove_volume(volume["Name"])
+                outcome.objects.append(ObjectReport("volume", volume["Name"], action="deleted"))
+        for service in sorted(before):
+            outcome.objects.insert(0, ObjectReport("service", service, action="deleted"))
+        remaining = self.engine.containers(self.owned())
+        if remaining:
+            outcome.ok = False
+            outcome.error = "containers still present after delete: " + ", ".join(
+                _name(c) for c in remaining)
+            return outcome
+        if not before:
+            outcome.notes.append(f"project {self.project} had no containers: nothing to delete")
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return outcome
+
+    def suspend(self, deadline: Deadline) -> Outcome:
+        outcome = Outcome()
+        containers = self.engine.containers(self.owned())
+        if not containers:
+            outcome.notes.append(f"project {self.project} has no containers: nothing to stop")
+            return outcome
+        if os.path.isfile(self.compose_file):
+            if not self._compose(["stop"], deadline, outcome=outcome):
+                return outcome
+        else:
+            for container in containers:
+                self.engine.stop_container(container["Id"])
+        for service, found in sorted(self._by_service(
+                self.engine.containers(self.owned())).items()):
+            running = [c for c in found if c["State"].get("Running")]
+            outcome.objects.append(ObjectReport(
+                "service", service, action="stopped" if not running else "stop failed"))
+            if running:
+                outcome.ok = False
+                outcome.error = f"service {service}: still running after stop"
+        return outcome
+
+    def resume(self, deadline: Deadline) -> Outcome:
+        outcome = Outcome()
+        if not os.path.isfile(self.compose_file):
+            raise BackendError(
+                f"nothing to resume: project {self.project} has no compose file in "
+                f"{self.directory} (was the deployment ever created on this node?)")
+        with open(self.compose_file) as stream:
+            compose = yaml.safe_load(stream)
+        if not self._compose(["start"], deadline, outcome=outcome):
+            return outcome
+        expected = _enabled_services(compose)
+        reports = {s: ObjectReport("service", s, action="started") for s in expected}
+        outcome.objects.extend(reports.values())
+        if self.deployment.options["wait"]:
+            self._wait(expected, reports, deadline, outcome, compose)
+        return outcome
+
+    def live_object(self, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
+        kind = kind.lower()
+        if kind not in ("service", "services", "svc", "container", "containers"):
+            raise InputError(
+                f"the compose backend has outputs of kind service or container, not {kind!r}")
+        labels = dict(self.owned(), **{SERVICE_LABEL: name})
+        containers = sorted(self.engine.containers(labels), key=_number)
+        if not containers:
+            return None
+        if kind.startswith("container"):
+            return containers[0]
+        return _service_object(self.project, name, containers)
+
+    # -- helpers --
+
+    def _with_labels(self, compose: dict) -> dict:
+        """The compose file with the deployment's ownership labels on every
+        service, so cleanup never needs to trust a name alone."""
+        compose = dict(compose)
+        services = {}
+        for name, spec in compose["services"].items():
+            spec = dict(spec)
+            labels = spec.get("labels") or {}
+            if isinstance(labels, list):
+                labels = dict(item.split("=", 1) if "=" in item else (item, "")
+                              for item in labels)
+            elif not isinstance(labels, dict):
+                raise InputError(f"config: services.{name}.labels must be a map or a list")
+            spec["labels"] = dict(labels, **self.deployment.labels())
+            services[name] = spec
+        compose["services"] = services
+        return compose
+
+    def _write_project(self, compose: dict) -> None:
+        try:
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            keep = {COMPOSE_FILE, *self._env_files}
+            for entry in os.listdir(self.directory):
+                if entry not in keep:
+                    path = os.path.join(self.directory, entry)
+                    if os.path.isfile(path) or os.path.islink(path):
+                        os.unlink(path)
+            for name, text in self._env_files.items():
+                _write_private(os.path.join(self.directory, name), text)
+            _write_private(self.compose_file,
+                           yaml.safe_dump(compose, default_flow_style=False, sort_keys=False))
+        except OSError as exc:
+            raise BackendError(
+                f"cannot write the compose project to {self.directory} ({exc.strerror}); "
+                f"set {WORKDIR_ENV} to a writable directory") from None
+
+    def _compose(self, args: list, deadline: Deadline, outcome: Outcome,
+                 watch: Optional[set] = None) -> bool:
+        """Run one compose command within the deadline. While it runs (`up`
+        waits for healthy dependencies), drive podman healthchecks and catch
+        containers of this run that exit. False (outcome failed) on failure."""
+        command = compose_command() + [
+            "--ansi", "never", "--project-name", self.project,
+            "--project-directory", self.directory, "--file", self.compose_file, *args]
+        health = _HealthDriver(self.engine)
+        with tempfile.TemporaryFile("w+") as output:
+            try:
+                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
+                                        stderr=subprocess.STDOUT, cwd=self.directory,
+                                        text=True, start_new_session=True)
+            except OSError as exc:
+                raise BackendError(f"cannot run {command[0]}: {exc.strerror}") from None
+            failure = ""
+            while proc.poll() is None:
+                if deadline.expired():
+                    failure = (f"timed out after {deadline.seconds:g}s while "
+                               f"`{' '.join(command[:1] + args)}` was running")
+                    break
+                if watch is not None:
+                    containers = self.engine.containers(self.owned())
+                    health.drive(containers)
+                    exited = [c for c in containers
+                              if c["Id"] not in watch and _exited(c)]
+                    if exited:
+                        failure = self._exit_message(exited[0], outcome)
+                        break
+                deadline.sleep(POLL_SECONDS)
+            if proc.poll() is None:
+                _stop(proc)
+            output.seek(0)
+            text = output.read()
+        if failure:
+            outcome.ok = False
+            outcome.error = failure
+            outcome.diagnostics.append(f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
+            return False
+        if proc.returncode != 0:
+            outcome.ok = False
+            outcome.error = _compose_error(text, args[0], proc.returncode, self.project)
+            outcome.diagnostics.append(f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
+            return False
+        return True
+
+    def _by_service(self, containers: list) -> dict:
+        found = {}
+        for container in containers:
+            service = (container["Config"].get("Labels") or {}).get(SERVICE_LABEL)
+            if service:
+                found.setdefault(service, []).append(container)
+        return found
+
+    def _wait(self, expected: list, reports: dict, deadline: Deadline,
+              outcome: Outcome, compose: dict) -> None:
+        """Until every expected service is running (and healthy where it has
+        a healthcheck); fail at once on a container that exited."""
+        health = _HealthDriver(self.engine)
+        completed_ok = _completion_dependencies(compose)
+        restarts = {}  # container id -> restart count when first seen
+        while True:
+            by_service = self._by_service(self.engine.containers(self.owned()))
+            health.drive([c for found in by_service.values() for c in found])
+            waiting = {}
+            for service in expected:
+                containers = by_service.get(service, [])
+                state, failed = _service_state(containers, service in completed_ok)
+                for container in containers:
+                    count = container.get("RestartCount") or 0
+                    if count - restarts.setdefault(container["Id"], count) >= RESTART_LIMIT:
+                        failed = container  # a restart policy hides a crash loop
+                if failed:
+                    outcome.ok = False
+                    reports[service].ready = False
+                    outcome.error = self._exit_message(failed, outcome)
+                    return
+                if state:
+                    waiting[service] = state
+                reports[service].ready = not state
+                reports[service].reason = state
+            if not waiting:
+                return
+            if deadline.expired():
+                outcome.ok = False
+                outcome.error = (
+                    f"timed out after {deadline.seconds:g}s waiting for "
+                    + "; ".join(f"service {s} ({why})" for s, why in waiting.items()))
+                for service in waiting:
+                    for container in by_service.get(service, []):
+                        outcome.diagnostics.append(_health_log(container))
+                return
+            deadline.sleep(POLL_SECONDS)
+
+    def _exit_message(self, container: dict, outcome: Outcome) -> str:
+        service = (container["Config"].get("Labels") or {}).get(SERVICE_LABEL, "?")
+        state = container["State"]
+        code = state.get("ExitCode")
+        logs = _tail(self.engine.logs(container["Id"]))
+        outcome.diagnostics.append(
+            f"service {service}: container {_name(container)} exited with code {code}; "
+            f"last log lines:\n{logs or '(no output)'}")
+        last = logs.splitlines()[-1] if logs else "no output"
+        return f"service {service}: container {_name(container)} exited with code {code} ({last})"
+
+
+class _HealthDriver:
+    """On a podman engine, run each waiting container's healthcheck at its
+    interval: podman leaves that to systemd timers, which need systemd."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.last = {}
+
+    def drive(self, containers: list) -> None:
+        now = time.monotonic()
+        for container in containers:
+            health = container["State"].get("Health") or {}
+            check = container["Config"].get("Healthcheck") or {}
+            if not container["State"].get("Running") or not _has_healthcheck(check):
+                continue
+            if health.get("Status") == "healthy":
+                continue
+            interval = (check.get("Interval") or 0) / 1e9 or DEFAULT_HEALTH_INTERVAL
+            previous = self.last.get(container["Id"])
+            if previous is not None and now - previous < interval:
+                continue
+            if not self.engine.is_podman:
+                return
+            self.last[container["Id"]] = now
+            self.engine.run_healthcheck(container["Id"])
+
+
+# --- pure helpers --------------------------------------------------------------
+
+def _env_file_text(name: str, value, secrets: set) -> str:
+    """An input's value as env file text; its values join the secrets."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if not isinstance(key, str) or not ENV_KEY.match(key):
+                raise InputError(f"input {name}: {key!r} is not a valid variable name")
+            text = "" if item is None else (
+                json.dumps(item) if isinstance(item, (dict, list)) else
+                ("true" if item is True else "false" if item is False else str(item)))
+            if "\n" in text:
+                raise InputError(f"input {name}: the value of {key} spans lines; "
+                                 "an env file holds one line per variable")
+            lines.append(f"{key}={text}")
+            if len(text) >= 4:
+                secrets.add(text)
+        return "\n".join(lines) + "\n"
+    if isinstance(value, list):
+        value = "\n".join(str(item) for item in value)
+    if not isinstance(value, str):
+        raise InputError(f"input {name}: an env file must be KEY=VALUE lines or a map")
+    for line in value.splitlines():
+        key, sep, text = line.partition("=")
+        if sep and not key.strip().startswith("#") and len(text.strip()) >= 4:
+            secrets.add(text.strip())
+            secrets.add(text)
+    return value if value.endswith("\n") else value + "\n"
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write a 0600 file atomically (never world-readable, even briefly)."""
+    directory = os.path.dirname(path)
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "w") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def _enabled_services(compose: dict) -> list:
+    """Services `up` starts: not behind a profile, not scaled to zero."""
+    enabled = []
+    for name, spec in compose["services"].items():
+        if spec.get("profiles"):
+            continue
+        replicas = spec.get("scale", (spec.get("deploy") or {}).get("replicas", 1))
+        if replicas == 0:
+            continue
+        enabled.append(name)
+    return enabled
+
+
+def _completion_dependencies(compose: dict) -> set:
+    """Services others wait on with condition service_completed_successfully:
+    for those, exiting 0 is the goal, not a failure."""
+    done = set()
+    for spec in compose["services"].values():
+        depends = spec.get("depends_on")
+        if isinstance(depends, dict):
+            for name, rule in depends.items():
+                if isinstance(rule, dict) and rule.get("condition") == "service_completed_successfully":
+                    done.add(name)
+    return done
+
+
+def _has_healthcheck(check: dict) -> bool:
+    test = check.get("Test") or []
+    return bool(test) and test[0] != "NONE"
+
+
+def _exited(container: dict) -> bool:
+    state = container["State"]
+    return state.get("Status") in ("exited", "dead") and not state.get("Restarting")
+
+
+def _service_state(containers: list, may_complete: bool) -> tuple:
+    """("" when ready, else why not; a container that failed for good or None)."""
+    if not containers:
+        return "no container yet", None
+    for container in containers:
+        state = container["State"]
+        if _exited(container):
+            if may_complete and state.get("ExitCode") == 0:
+                continue
+            return "exited", container
+        if not state.get("Running") or state.get("Restarting"):
+            return f"container {_name(container)} is {state.get('Status')}", None
+        if _has_healthcheck(container["Config"].get("Healthcheck") or {}):
+            health = (state.get("Health") or {}).get("Status") or "starting"
+            if health != "healthy":
+                return f"health: {health}", None
+    return "", None
+
+
+def _health_log(container: dict) -> str:
+    entries = ((container["State"].get("Health") or {}).get("Log")) or []
+    if not entries:
+        return f"container {_name(container)}: no healthcheck result yet"
+    last = entries[-1]
+    return (f"container {_name(container)}: last healthcheck exit code "
+            f"{last.get('ExitCode')}: {_tail(last.get('Output') or '', 5, 500)}")
+
+
+def _service_object(project: str, service: str, containers: list) -> dict:
+    """A service's containers in a Kubernetes-like shape, for outputs."""
+    summaries, ports, networks = [], [], {}
+    for container in containers:
+        state = container["State"]
+        attached = (container.get("NetworkSettings") or {}).get("Networks") or {}
+        ip = next((n.get("IPAddress") for n in attached.values() if n.get("IPAddress")), "")
+        for network, data in attached.items():
+            short = network[len(project) + 1:] if network.startswith(project + "_") else network
+            networks.setdefault(short, {"ip": data.get("IPAddress", ""),
+                                        "name": network,
+                                        "aliases": data.get("Aliases") or []})
+        health = (state.get("Health") or {}).get("Status") if _has_healthcheck(
+            container["Config"].get("Healthcheck") or {}) else "none"
+        summaries.append({
+            "name": _name(container), "id": container["Id"],
+            "state": state.get("Status"), "health": health,
+            "exitCode": state.get("ExitCode"), "ip": ip,
+            "restartCount": container.get("RestartCount", 0),
+        })
+        for key, bindings in ((container.get("NetworkSettings") or {}).get("Ports") or {}).items():
+            port, _, protocol = key.partition("/")
+            for binding in bindings or []:
+                ports.append({
+                    "containerPort": int(port), "protocol": protocol or "tcp",
+                    "hostIP": binding.get("HostIp") or "",
+                    "hostPort": int(binding["HostPort"]) if binding.get("HostPort") else None,
+                })
+    ready = [s for s in summaries if s["state"] == "running" and s["health"] in ("healthy", "none")]
+    worst = next((s["health"] for s in summaries if s["health"] not in ("healthy", "none")),
+                 summaries[0]["health"])
+    return {
+        "apiVersion": "compose/v1",
+        "kind": "Service",
+        "metadata": {"name": service, "project": project,
+                     "labels": containers[0]["Config"].get("Labels") or {}},
+        "spec": {"image": containers[0]["Config"].get("Image")},
+        "status": {
+            "phase": "Running" if len(ready) == len(summaries) else "NotReady",
+            "ready": len(ready) == len(summaries),
+            "health": worst,
+            "replicas": len(summaries),
+            "readyReplicas": len(ready),
+            "podIP": summaries[0]["ip"],
+            "podIPs": [{"ip": s["ip"]} for s in summaries if s["ip"]],
+            "networks": networks,
+            "ports": ports,
+            "containers": summaries,
+        },
+    }
+
+
+def _name(container: dict) -> str:
+    return (container.get("Name") or container["Id"][:12]).lstrip("/")
+
+
+def _number(container: dict) -> int:
+    labels = container["Config"].get("Labels") or {}
+    try:
+        return int(labels.get("com.docker.compose.container-number", 0))
+    except ValueError:
+        return 0
+
+
+def _ids(by_service: dict) -> list:
+    return [c["Id"] for found in by_service.values() for c in found]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a compose command we gave up on (its whole process group)."""
+    try:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, 9)
+        except OSError:
+            pass
+        proc.wait()
+
+
+def _compose_error(output: str, command: str, code: int, project: str) -> str:
+    """One line for a failed compose command: the per-service errors of
+    docker-compose 1.x when present, else compose's last line."""
+    errors = {}
+    for line in output.splitlines():
+        match = COMPOSE_ERROR.match(line.strip())
+        if match:
+            errors.setdefault(match.group(1), match.group(2).strip())
+    # 1.x says each error twice: for the container and for the service.
+    services = {k: v for k, v in errors.items() if not k.startswith(project + "_")}
+    errors = services or errors
+    if errors:
+        return "; ".join(f"service {where}: {why}" for where, why in sorted(errors.items()))
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return f"compose {command} failed (exit code {code}): {lines[-1] if lines else 'no output'}"
+
+
+BACKEND = ComposeBackend
