@@ -25,7 +25,7 @@ _setup_lock = threading.Lock()
 _ready = False
 
 
-def _setup():
+def setup():
     """Configure oslo.config, an in-memory database and Heat's plugins once."""
     global _ready
     with _setup_lock:
@@ -66,7 +66,7 @@ def load(template_path, env_paths=()):
     """(template dict, files, environment dict) as the CLI sends them."""
     from heat.common import template_format
 
-    _setup()
+    setup()
     files, processed = template_utils.get_template_contents(
         template_file=os.path.abspath(template_path))
     env_files, env = template_utils.process_multiple_environments_and_files(
@@ -106,7 +106,7 @@ def build_stack(template, files, env, params=None, name="validate"):
     """A Heat Stack (not stored) for the template, files and environment."""
     from heat.engine import environment, stack, template as heat_template
 
-    _setup()
+    setup()
     env = json.loads(json.dumps(env))  # Heat mutates what it is given
     if params:
         env.setdefault("parameters", {}).update(params)
@@ -126,11 +126,15 @@ def validate(template_path, env_paths=(), params=None, checked=None):
 
 def nested_stack(res):
     """The nested stack of a provider template or group resource, built the
-    way Heat builds it, to be validated strictly (Heat itself validates
-    nested stacks with strict_validate off)."""
+    way Heat builds it, to be validated strictly where its parameters are
+    known (Heat itself validates every nested stack with strict_validate
+    off)."""
     child = res._parse_nested_stack(
         f"{res.stack.name}-{res.name}", res.child_template(), res.child_params())
-    child.strict_validate = True
+    # A property that comes from another resource (get_attr) has no value
+    # before that resource exists: Heat cannot check it, nor can we.
+    child.strict_validate = res.stack.strict_validate and not any(
+        True for _ in res.t.required_resource_names())
     return child
 
 
