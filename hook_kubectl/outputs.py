@@ -1,15 +1,17 @@
 """Stage 5: declared outputs resolved from live objects.
 
 ``options.outputs`` maps an output name to ``kind/name[.namespace]:{jsonpath}``,
-for example ``service/web.demo:{.spec.clusterIP}``. Two outputs need no
-expression: ``applied`` (the objects applied, as kind/namespace/name) and
-``result`` (each object's state).
+for example ``service/web.demo:{.spec.clusterIP}``. Three outputs need no
+expression: ``applied`` (the objects applied, as kind/namespace/name),
+``result`` (each object's state) and ``outputs`` (every named output as one
+map: a Heat provider template cannot expose attributes whose names vary, so
+templates/container-app.yaml hands this map on).
 """
 
 from hook_kubectl import jsonpath
 from hook_kubectl.errors import HookError, InputError
 
-BUILTIN = ("applied", "result")
+BUILTIN = ("applied", "result", "outputs")
 
 
 def parse_reference(output: str, expression: str, objects: list) -> tuple:
@@ -58,4 +60,6 @@ def resolve(deployment, backend, outcome, objects: list) -> dict:
             for r in outcome.objects]
     if "result" in declared and "result" not in values:
         values["result"] = {r.ref: (r.line().split(": ", 1)[1]) for r in outcome.objects}
+    if "outputs" in declared and "outputs" not in values:
+        values["outputs"] = {name: values[name] for name in deployment.options["outputs"]}
     return values
