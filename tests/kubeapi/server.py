@@ -1,0 +1,495 @@
+"""HTTP(S) front end: routing of API paths, auth, faults, the request log, watch streams."""
+
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from . import auth as authmod
+from . import discovery, errors
+from .cluster import DeleteOptions, parse_body, parse_label_selector, parse_field_selector, \
+    labels_match, fields_match
+from .faults import RequestRecord
+from .storage import TooOld
+
+PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
+               "application/strategic-merge-patch+json": "strategic",
+               "application/apply-patch+yaml": "apply"}
+
+
+class RequestInfo:
+    """What an API path names: a resource request or a non-resource path."""
+
+    def __init__(self):
+        self.group = self.version = self.plural = None
+        self.namespace = self.name = self.subresource = None
+        self.resource = None          # Resource when known
+        self.verb = None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kubeapi-test"
+
+    # quiet: the request log replaces the access log
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.settimeout(10)
+            try:
+                self.request.do_handshake()
+            except (ssl.SSLError, OSError):
+                self.request.close()
+                raise ConnectionAbortedError("TLS handshake failed") from None
+            self.request.settimeout(None)
+        self.server.api.track(self.request, True)
+        super().setup()
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.server.api.track(self.request, False)
+
+    def do_GET(self):
+        self._handle("GET")
+
+    def do_POST(self):
+        self._handle("POST")
+
+    def do_PUT(self):
+        self._handle("PUT")
+
+    def do_PATCH(self):
+        self._handle("PATCH")
+
+    def do_DELETE(self):
+        self._handle("DELETE")
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _send(self, code, body, content_type="application/json", headers=None, drop=False):
+        data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if drop:
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self._abort()
+            return
+        self.wfile.write(data)
+        self.record.code = code
+
+    def _abort(self):
+        self.close_connection = True
+        self.record.code = -1
+        try:
+            self.request.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _error(self, exc):
+        self._send(exc.code, exc.status(), headers=exc.headers)
+
+    def _body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _user(self):
+        api = self.server.api
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return api.authenticator.from_token(header[7:].strip())
+        if isinstance(self.request, ssl.SSLSocket):
+            cert = self.request.getpeercert()
+            if cert:
+                return api.authenticator.from_cert(cert)
+        return None
+
+    # -- main entry ----------------------------------------------------------------------
+    def _handle(self, method):
+        api = self.server.api
+        url = urllib.parse.urlsplit(self.path)
+        self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        info = self._route(api, url.path, method)
+        self.record = RequestRecord(method, url.path, url.query, info.verb, info.plural,
+                                    info.subresource, info.namespace, info.name,
+                                    user_agent=self.headers.get("User-Agent", ""),
+                                    content_type=self.headers.get("Content-Type", ""))
+        body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        try:
+            user = self._user()
+            if user is None:
+                raise errors.unauthorized()
+            self.record.user = user.name
+            api.requests.add(self.record)
+            cut_after = None
+            for fault in api.faults.take(self.record):
+                if fault.action == "latency":
+                    time.sleep(fault.seconds)
+                elif fault.action == "error":
+                    if fault.code == 429:
+                        raise errors.too_many_requests(fault.retry_after)
+                    if fault.code == 503:
+                        raise errors.unavailable(retry_after=fault.retry_after)
+                    if fault.code == 500:
+                        raise errors.internal()
+                    raise errors.ApiError(fault.code, "InternalError", f"injected fault {fault.code}")
+                elif fault.action == "drop":
+                    self.drop = True
+                elif fault.action == "cut_watch":
+                    cut_after = fault.after_events
+            self.cut_after = cut_after
+            if info.resource is not None or info.plural is not None:
+                denied = authmod.authorize(user, info.verb, info.resource, info.namespace,
+                                           info.name, info.subresource)
+                if denied:
+                    raise errors.forbidden(denied, {"name": info.name, "group": info.group,
+                                                    "kind": info.plural} if info.name else
+                                           {"group": info.group, "kind": info.plural})
+            self._dispatch(api, method, url.path, info, body, user)
+        except errors.ApiError as exc:
+            if not getattr(self, "record", None) or self.record not in api.requests.records:
+                api.requests.add(self.record)
+            self._error(exc)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            self.close_connection = True
+        except Exception as exc:   # a bug in the server: answer like the API does, keep serving
+            import traceback
+            api.server_errors.append(traceback.format_exc())
+            self._error(errors.internal(f"Internal error occurred: {type(exc).__name__}: {exc}"))
+        finally:
+            self.record.duration = time.time() - self.record.started
+
+    drop = False
+    cut_after = None
+
+    def _respond(self, code, body, content_type="application/json", headers=None):
+        self._send(code, body, content_type, headers, drop=self.drop)
+
+    def _route(self, api, path, method):
+        info = RequestInfo()
+        parts = [p for p in path.split("/") if p]
+        info.verb = method.lower()
+        if len(parts) >= 2 and parts[0] == "api" and parts[1] == "v1" and len(parts) > 2:
+            info.group, info.version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 4 and parts[0] == "apis":
+            info.group, info.version, rest = parts[1], parts[2], parts[3:]
+        else:
+            info.verb = "get" if method == "GET" else info.verb
+            return info
+        if rest and rest[0] == "watch":
+            rest = rest[1:]
+            self._legacy_watch = True
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            info.namespace, rest = rest[1], rest[2:]
+        info.plural = rest[0]
+        info.name = rest[1] if len(rest) > 1 else None
+        info.subresource = rest[2] if len(rest) > 2 else None
+        if len(rest) > 3:
+            info.plural = None
+            return info
+        info.resource = api.cluster.registry.lookup(info.group, info.version, info.plural)
+        if info.resource is not None and info.plural == "namespaces" and info.group == "":
+            info.namespace = None
+        if method == "GET":
+            watching = self.query.get("watch") in ("true", "1") or getattr(self, "_legacy_watch", False)
+            info.verb = "get" if info.name else ("watch" if watching else "list")
+        elif method == "POST":
+            info.verb = "create"
+        elif method == "PUT":
+            info.verb = "update"
+        elif method == "PATCH":
+            info.verb = "patch"
+        elif method == "DELETE":
+            info.verb = "delete" if info.name else "deletecollection"
+        return info
+
+    # -- dispatch ------------------------------------------------------------------------
+    def _dispatch(self, api, method, path, info, body, user):
+        if info.plural is None:
+            return self._non_resource(api, method, path)
+        res = info.resource
+        if res is None:
+            raise errors.resource_not_found()
+        if info.subresource and info.subresource not in res.subresources and \
+                not (res.kind == "Namespace" and info.subresource == "finalize"):
+            raise errors.resource_not_found()
+        if res.namespaced and not info.namespace and method != "GET":
+            raise errors.resource_not_found()
+        cluster = api.cluster
+        ns = info.namespace if res.namespaced else None
+        dry_run = self.query.get("dryRun") == "All"
+        manager = self.query.get("fieldManager") or \
+            (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        if info.subresource == "scale":
+            return self._scale(api, method, res, ns, info.name, body, manager, dry_run)
+        sub = "status" if info.subresource in ("status", "finalize") else None
+        if method == "GET":
+            if info.name:
+                return self._respond(200, cluster.get(res, ns, info.name))
+            if info.verb == "watch":
+                return self._watch(api, res, ns)
+            return self._respond(200, cluster.list(
+                res, ns, self.query.get("labelSelector", ""), self.query.get("fieldSelector", ""),
+                int(self.query.get("limit") or 0), self.query.get("continue")))
+        if method == "POST":
+            if info.name:
+                raise errors.method_not_allowed()
+            obj = cluster.create(res, ns, parse_body(body), manager, dry_run)
+            return self._respond(201, obj)
+        if method == "PUT":
+            if not info.name:
+                raise errors.method_not_allowed()
+            obj, created = cluster.update(res, ns, info.name, parse_body(body), manager, dry_run, sub)
+            return self._respond(201 if created else 200, obj)
+        if method == "PATCH":
+            if not info.name:
+                raise errors.method_not_allowed()
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            patch_type = PATCH_TYPES.get(ctype)
+            if patch_type is None:
+                raise errors.unsupported_media(ctype, list(PATCH_TYPES))
+            if patch_type == "apply" and not self.query.get("fieldManager"):
+                raise errors.ApiError(422, "Invalid", 'PatchOptions.meta.k8s.io "" is invalid: '
+                                      "fieldManager: Required value: is required for apply patch",
+                                      {"group": "meta.k8s.io", "kind": "PatchOptions", "causes": [
+                                          {"reason": "FieldValueRequired",
+                                           "message": "Required value: is required for apply patch",
+                                           "field": "fieldManager"}]})
+            force = self.query.get("force") in ("true", "1")
+            obj, created = cluster.patch(res, ns, info.name, patch_type, body, manager, force,
+                                         dry_run, sub)
+            return self._respond(201 if created else 200, obj)
+        if method == "DELETE":
+            options = self._delete_options(body, dry_run)
+            if info.name:
+                obj, _ = cluster.delete(res, ns, info.name, options)
+                return self._respond(200, obj)
+            listed = cluster.delete_collection(res, ns, self.query.get("labelSelector", ""),
+                                               self.query.get("fieldSelector", ""), options)
+            return self._respond(200, listed)
+        raise errors.method_not_allowed()
+
+    def _delete_options(self, body, dry_run):
+        opts = {}
+        if body:
+            try:
+                opts = json.loads(body) or {}
+            except ValueError:
+                raise errors.bad_request("invalid DeleteOptions body") from None
+        propagation = self.query.get("propagationPolicy") or opts.get("propagationPolicy")
+        if propagation is None and opts.get("orphanDependents") is not None:
+            propagation = "Orphan" if opts["orphanDependents"] else "Background"
+        if propagation not in (None, "Foreground", "Background", "Orphan"):
+            raise errors.bad_request(f'propagationPolicy: Unsupported value: "{propagation}"')
+        grace = self.query.get("gracePeriodSeconds", opts.get("gracePeriodSeconds"))
+        dry = dry_run or opts.get("dryRun") == ["All"]
+        return DeleteOptions(propagation, int(grace) if grace not in (None, "") else None, dry,
+                             opts.get("preconditions"))
+
+    def _scale(self, api, method, res, ns, name, body, manager, dry_run):
+        cluster = api.cluster
+        obj = cluster.get(res, ns, name)
+        if method == "GET":
+            return self._respond(200, scale_of(obj))
+        if method == "PUT":
+            wanted = parse_body(body)
+        elif method == "PATCH":
+            ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+            from . import merge
+            patch = parse_body(body)
+            current = scale_of(obj)
+            wanted = merge.json_patch(current, patch) if ctype == "application/json-patch+json" \
+                else merge.json_merge_patch(current, patch)
+        else:
+            raise errors.method_not_allowed()
+        replicas = (wanted.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid(res, name, [("spec.replicas", "FieldValueInvalid",
+                                              f"Invalid value: {replicas}: must be greater than or equal to 0")])
+        obj["spec"]["replicas"] = replicas
+        updated, _ = cluster.update(res, ns, name, obj, manager, dry_run)
+        return self._respond(200, scale_of(updated))
+
+    def _non_resource(self, api, method, path):
+        if method != "GET":
+            raise errors.method_not_allowed()
+        path = path.rstrip("/") or "/"
+        registry = api.cluster.registry
+        accept = self.headers.get("Accept", "")
+        if path == "/version":
+            return self._respond(200, discovery.version())
+        if path in ("/healthz", "/livez", "/readyz"):
+            return self._respond(200, b"ok", "text/plain; charset=utf-8")
+        if path in ("/api", "/apis"):
+            wanted = discovery.wants_aggregated(accept)
+            if wanted:
+                ctype, version = wanted
+                return self._respond(200, discovery.aggregated(registry, path == "/api", version),
+                                     ctype, headers={"Vary": "Accept"})
+            if path == "/api":
+                return self._respond(200, discovery.api_versions(api.address))
+            return self._respond(200, discovery.api_group_list(registry))
+        parts = path.strip("/").split("/")
+        if parts == ["api", "v1"]:
+            return self._respond(200, discovery.resource_list(registry, "", "v1"))
+        if parts[0] == "apis" and len(parts) == 2:
+            group = discovery.api_group(registry, parts[1])
+            if group:
+                return self._respond(200, group)
+        if parts[0] == "apis" and len(parts) == 3:
+            listing = discovery.resource_list(registry, parts[1], parts[2])
+            if listing:
+                return self._respond(200, listing)
+        if path == "/openapi/v3":
+            return self._respond(200, discovery.openapi_v3_index(registry))
+        if parts[:2] == ["openapi", "v3"] and len(parts) > 2:
+            if parts[2] == "api" and len(parts) == 4:
+                doc = discovery.openapi_v3_document(registry, "", parts[3])
+            elif parts[2] == "apis" and len(parts) == 5:
+                doc = discovery.openapi_v3_document(registry, parts[3], parts[4])
+            else:
+                doc = None
+            if doc:
+                return self._respond(200, doc)
+        raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+    # -- watch ---------------------------------------------------------------------------
+    def _watch(self, api, res, ns):
+        cluster, store = api.cluster, api.cluster.store
+        q = self.query
+        labels = parse_label_selector(q.get("labelSelector", ""))
+        fields = parse_field_selector(q.get("fieldSelector", ""))
+        timeout = float(q.get("timeoutSeconds") or api.watch_timeout)
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        rv_param = q.get("resourceVersion", "")
+        initial = []
+        with store.lock:
+            if ns:
+                cluster._check_namespace(res, ns)
+            current = store.rv
+            if rv_param in ("", "0") or q.get("sendInitialEvents") == "true":
+                initial = [cluster._output(res, o) for o in store.list(res.key, ns)
+                           if (not labels or labels_match(labels, o))
+                           and (not fields or fields_match(fields, o))]
+                since = current
+            else:
+                try:
+                    since = int(rv_param)
+                except ValueError:
+                    raise errors.bad_request(f"invalid resource version {rv_param!r}") from None
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.record.code = 200
+        self.close_connection = True
+        sent = 0
+
+        def emit(event_type, obj):
+            nonlocal sent
+            if self.cut_after is not None and sent >= self.cut_after:
+                raise _Cut()
+            line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+            sent += 1
+
+        def bookmark(rv, initial_end=False):
+            meta = {"resourceVersion": str(rv)}
+            if initial_end:
+                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+            emit("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta})
+
+        try:
+            if self.cut_after == 0:
+                raise _Cut()
+            for obj in initial:
+                emit("ADDED", obj)
+            if q.get("sendInitialEvents") == "true":
+                bookmark(since, initial_end=True)
+            deadline = time.time() + timeout
+            last_bookmark = time.time()
+            while time.time() < deadline and not api.stopping.is_set():
+                try:
+                    changes, seen = store.changes_since(since, res.key)
+                except TooOld:
+                    emit("ERROR", errors.gone(f"too old resource version: {since} "
+                                              f"({store.compacted_rv})").status())
+                    break
+                for rv, event_type, _, obj in changes:
+                    if ns and obj["metadata"].get("namespace") != ns:
+                        continue
+                    if labels and not labels_match(labels, obj):
+                        continue
+                    if fields and not fields_match(fields, obj):
+                        continue
+                    emit(event_type, cluster._output(res, obj))
+                since = seen
+                if bookmarks and time.time() - last_bookmark >= api.bookmark_interval:
+                    bookmark(since)
+                    last_bookmark = time.time()
+                store.wait(since, min(0.25, max(0.0, deadline - time.time())))
+            if not api.stopping.is_set():
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+        except _Cut:
+            self._abort()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+
+
+class _Cut(Exception):
+    pass
+
+
+def scale_of(obj):
+    meta = obj["metadata"]
+    selector = (obj.get("spec") or {}).get("selector") or {}
+    labels = selector.get("matchLabels") or {}
+    return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                               "creationTimestamp") if k in meta},
+            "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+            "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                       "selector": ",".join(f"{k}={v}" for k, v in labels.items())}}
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address, api, ssl_context):
+        self.api = api
+        self.ssl_context = ssl_context
+        super().__init__(address, Handler)
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        pass     # dropped connections are normal here
+
+
+def make_ssl_context(credentials):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(credentials.server_cert_path, credentials.server_key_path)
+    ctx.load_verify_locations(credentials.ca_path)
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
