@@ -65,7 +65,7 @@ def expected_path(heat, transport, dep):
     if transport == "TEMP_URL_SIGNAL":
         return heat.temp_url(key)[len(heat.url):]
     if transport == "HEAT_SIGNAL":
-        return (f"/heat/v1/{PROJECT_ID}/stacks/{STACK_ID}/resources/"
+        return (f"/heat/v1/{PROJECT_ID}/stacks/{_input(dep, 'deploy_stack_id')}/resources/"
                 f"{_input(dep, 'deploy_resource_name')}/signal")
     if transport == "ZAQAR_SIGNAL":
         return f"/zaqar/v1.1/queues/queue-{key}/messages"
@@ -74,5 +74,3 @@ def expected_path(heat, transport, dep):
 
 def _input(dep, name):
     return next(i["value"] for i in dep["inputs"] if i["name"] == name)
-
-
