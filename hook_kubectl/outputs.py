@@ -8,7 +8,7 @@ map: a Heat provider template cannot expose attributes whose names vary, so
 templates/container-app.yaml hands this map on).
 """
 
-from hook_kubectl import jsonpath
+from hook_kubectl import jsonpath, render
 from hook_kubectl.errors import HookError, InputError
 
 BUILTIN = ("applied", "result", "outputs")
@@ -33,9 +33,19 @@ def parse_reference(output: str, expression: str, objects: list) -> tuple:
     return kind, name, namespace, path.strip()
 
 
+def expressions(deployment) -> dict:
+    """options.outputs with declared inputs substituted (${name}), as in the
+    manifests, so an expression names the object the manifests named."""
+    substituted = {}
+    for output, expression in deployment.options["outputs"].items():
+        value = render.substitute(expression, deployment.inputs)
+        substituted[output] = value if isinstance(value, str) else expression
+    return substituted
+
+
 def check(deployment, objects: list) -> None:
     """Validate every output expression before anything is deployed."""
-    for output, expression in deployment.options["outputs"].items():
+    for output, expression in expressions(deployment).items():
         parse_reference(output, expression, objects)
 
 
@@ -44,7 +54,7 @@ def resolve(deployment, backend, outcome, objects: list) -> dict:
     Raises HookError naming the output that matched nothing."""
     values = {}
     declared = {o.name for o in deployment.outputs if not o.error_output}
-    for output, expression in deployment.options["outputs"].items():
+    for output, expression in expressions(deployment).items():
         kind, name, namespace, path = parse_reference(output, expression, objects)
         live = backend.live_object(kind, name, namespace)
         if live is None:

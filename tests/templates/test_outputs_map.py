@@ -44,3 +44,17 @@ def test_outputs_map_holds_every_named_output():
 
 def test_outputs_map_only_when_declared():
     assert "outputs" not in _resolve(["web_ip"])
+
+
+def test_output_expressions_take_declared_inputs():
+    """Manifests name objects with ${name}; so must the output expressions
+    that read them (templates/examples pass the same input to both)."""
+    raw = make_deployment(
+        [{**SERVICE, "metadata": {"name": "${app}", "namespace": "demo"}}],
+        options={"outputs": {"web_ip": "service/${app}.demo:{.spec.clusterIP}"}},
+        inputs=[{"name": "app", "type": "String", "value": "web"}],
+        outputs=[{"name": "web_ip"}])
+    dep = deployment_stage.parse(json.dumps(raw), environ={})
+    outcome = Outcome(objects=[ObjectReport("Service", "web", "demo", "created", True)])
+    outputs.check(dep, [SERVICE])
+    assert outputs.resolve(dep, LiveObjects(), outcome, [SERVICE]) == {"web_ip": "10.0.0.7"}
