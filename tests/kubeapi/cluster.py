@@ -147,6 +147,16 @@ def _without_times(obj):
     return dict(obj, metadata=meta)
 
 
+def normalize_meta(obj):
+    """Drop empty metadata maps and lists, as the API's Go types (omitempty) do."""
+    meta = obj.get("metadata") or {}
+    for field in ("labels", "annotations", "finalizers", "ownerReferences", "managedFields",
+                  "generateName"):
+        if field in meta and not meta[field]:
+            del meta[field]
+    return obj
+
+
 class DeleteOptions:
     def __init__(self, propagation=None, grace=None, dry_run=False, preconditions=None):
         self.propagation = propagation
@@ -343,6 +353,7 @@ class Cluster:
                 body.pop("status", None)
             meta.pop("managedFields", None)
             merge.record_update(None, body, manager, res.builtin, res.api_version)
+            normalize_meta(body)
             if dry_run:
                 return self._output(res, body)
             self._commit(res, body, "ADDED")
@@ -403,6 +414,7 @@ class Cluster:
         return new
 
     def _finish_update(self, res, old, new, dry_run):
+        normalize_meta(new)
         if self._spec_changed(old, new):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         meta = new["metadata"]

@@ -65,6 +65,7 @@ class Delays:
     load_balancer: float = 0.3     # LoadBalancer Service -> status.loadBalancer.ingress
     pvc_bind: float = 0.05         # PVC -> Bound
     crd_establish: float = 0.05    # CRD -> Established
+    crd_terminate: float = 0.3     # deleted CRD -> its objects deleted, CRD gone
     namespace_finalize: float = 0.05   # deleted Namespace -> content deleted, namespace gone
     controller: float = 0.0        # Deployment/ReplicaSet/StatefulSet/DaemonSet/Job reaction
 
@@ -1247,6 +1248,16 @@ class Controllers:
             self.cluster.registry.set_custom(crd["metadata"]["name"], resources)
 
     def _crd_cleanup(self, crd):
+        state = self.kubelet.setdefault(crd["metadata"]["uid"], {})
+        since = state.setdefault("terminating", time.time())
+        wait = since + self.delays.crd_terminate - time.time()
+        if wait > 0:
+            _set_condition(crd.setdefault("status", {}).setdefault("conditions", []), "Terminating",
+                           "True", "InstanceDeletionInProgress",
+                           "CustomResource deletion is in progress")
+            self._write_status(K_CRD, crd)
+            self.enqueue(K_CRD, "", crd["metadata"]["name"], wait + 0.001)
+            return
         names = (crd.get("status") or {}).get("acceptedNames") or crd["spec"].get("names") or {}
         key = (crd["spec"]["group"], names.get("plural"))
         for obj in list(self.store.list(key)):

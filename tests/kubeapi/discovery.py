@@ -129,6 +129,28 @@ def aggregated(registry, core, api_version):
 
 # -- OpenAPI ------------------------------------------------------------------------------
 
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+
+
+def _proto_field(number, payload):
+    """A length-delimited protobuf field (wire type 2); payloads here are < 128 bytes."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def openapi_v2(accept):
+    """A swagger 2.0 document with no definitions: clients that validate against it
+    skip kinds it does not describe. client-go asks for the gnostic protobuf form
+    (openapi_v2.Document: swagger=1, info=2 {title=1, version=2}, paths=8)."""
+    version = SERVER_VERSION["gitVersion"]
+    if OPENAPI_V2_PROTOBUF in (accept or ""):
+        info = _proto_field(1, b"Kubernetes") + _proto_field(2, version.encode())
+        body = _proto_field(1, b"2.0") + _proto_field(2, info) + _proto_field(8, b"")
+        # (the response names the type without '@', which Go's mime parser rejects)
+        return body, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    return {"swagger": "2.0", "info": {"title": "Kubernetes", "version": version},
+            "paths": {}, "definitions": {}}, "application/json"
+
+
 def _gv_path(group, version):
     return f"apis/{group}/{version}" if group else f"api/{version}"
 

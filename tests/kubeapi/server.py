@@ -351,6 +351,9 @@ class Handler(BaseHTTPRequestHandler):
             listing = discovery.resource_list(registry, parts[1], parts[2])
             if listing:
                 return self._respond(200, listing)
+        if path == "/openapi/v2":
+            body, ctype = discovery.openapi_v2(accept)
+            return self._respond(200, body, ctype)
         if path == "/openapi/v3":
             return self._respond(200, discovery.openapi_v3_index(registry))
         if parts[:2] == ["openapi", "v3"] and len(parts) > 2:
