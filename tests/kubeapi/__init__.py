@@ -32,7 +32,8 @@ Other users and kubeconfigs
 ---------------------------
     api.kubeconfig(user="alice", namespaces=["team-a"])     # token limited to namespaces -> 403 elsewhere
     api.kubeconfig(user="bob", auth="cert", groups=["system:masters"])  # client certificate
-    api.kubeconfig(user="eve", auth="none")                 # no credentials -> 401
+    api.kubeconfig(user="eve", auth="invalid")              # unknown token -> 401
+    api.kubeconfig(user="eve", auth="none")                 # no credentials -> 401 (kubectl prompts)
 Each returns the path of a new kubeconfig file.
 
 Failure modes chosen by image name (substring of any container's image)
@@ -227,7 +228,8 @@ class KubeAPI:
     # -- kubeconfigs ---------------------------------------------------------------------------
     def kubeconfig(self, user="tester", namespaces=None, auth="token", groups=(), path=None):
         """Write a kubeconfig for a new user; returns its path.
-        auth: "token" | "cert" | "none". namespaces: limit the user to these namespaces."""
+        auth: "token" | "cert" | "invalid" (a token the server rejects) | "none" (no
+        credentials: kubectl then prompts for a username). namespaces: limit the user."""
         if auth == "token":
             creds = {"token": self.authenticator.new_token(user, groups, namespaces)}
         elif auth == "cert":
@@ -237,10 +239,12 @@ class KubeAPI:
                 self.authenticator.cert_users[user] = User(user, list(groups), tuple(namespaces))
             creds = {"client-certificate-data": base64.b64encode(cert).decode(),
                      "client-key-data": base64.b64encode(key).decode()}
+        elif auth == "invalid":
+            creds = {"token": "not-a-known-token"}
         elif auth == "none":
             creds = {}
         else:
-            raise ValueError(f"auth must be token, cert or none, not {auth!r}")
+            raise ValueError(f"auth must be token, cert, invalid or none, not {auth!r}")
         return self._write_kubeconfig(user, creds, path)
 
     def _write_kubeconfig(self, user, creds, path=None):

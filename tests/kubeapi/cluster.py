@@ -360,7 +360,7 @@ class Cluster:
             return self._output(res, body)
 
     def update(self, res, namespace, name, body, manager="unknown", dry_run=False,
-               subresource=None, operation="Update", apply_conflicts_ok=False):
+               subresource=None, operation="Update", fields_subresource=None):
         """PUT. Creates when missing (as the API does for most kinds) unless subresource."""
         with self.lock:
             self._identify(res, body, namespace, name)
@@ -375,10 +375,17 @@ class Cluster:
             want_rv = body["metadata"].get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res, name)
+            sent = body["metadata"].get("managedFields")
             new = self._merge_update(res, old, body, subresource)
             self._validate(res, new)
             if operation:
-                merge.record_update(old, new, manager, res.builtin, res.api_version, subresource)
+                # managedFields a client sends replace the recorded ones (kubectl uses this to
+                # migrate client-side-apply ownership to server-side apply)
+                base = sent if sent is not None and sent != old["metadata"].get("managedFields") else None
+                if sent == []:
+                    base = []
+                merge.record_update(old, new, manager, res.builtin, res.api_version,
+                                    subresource or fields_subresource, managed=base)
             return self._finish_update(res, old, new, dry_run), False
 
     def _merge_update(self, res, old, body, subresource):

