@@ -6,6 +6,7 @@ inside the run's one deadline, and turns what is not (401, 403, 422, ...)
 into a plain one-line BackendError. Credentials are never put in a message.
 """
 
+import atexit
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ class Connection:
         # Discovery is cached in a private place: a cache shared with other
         # runs may be stale or half-written.
         self._cache_dir = tempfile.mkdtemp(prefix="heat-kubectl-discovery-")
+        atexit.register(shutil.rmtree, self._cache_dir, True)
         self._lock = threading.Lock()
         self.dynamic = self.call(
             lambda: DynamicClient(self.api_client, cache_file=os.path.join(self._cache_dir, "d.json")),

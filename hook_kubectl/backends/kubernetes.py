@@ -280,7 +280,7 @@ class KubernetesBackend(Backend):
                 outcome.ok = False
                 continue
             before_text = _diff_text(item.live)
-            after_text = _diff_text(after)
+            after_text = _diff_text(after, item.live)
             if item.live is None:
                 item.report.action = "would create"
             elif before_text == after_text:
@@ -582,9 +582,9 @@ def _apply_error(exc) -> str:
     return text
 
 
-def _diff_text(obj) -> str:
+def _diff_text(obj, before=None) -> str:
     """YAML of an object for a diff: no server bookkeeping, no status, no
-    Secret values."""
+    Secret values (only whether each changed against `before`)."""
     if obj is None:
         return ""
     obj = {k: v for k, v in obj.items() if k != "status"}
@@ -599,7 +599,9 @@ def _diff_text(obj) -> str:
     if obj.get("kind") == "Secret":
         for field in ("data", "stringData"):
             if isinstance(obj.get(field), dict):
-                obj[field] = {key: "<hidden>" for key in obj[field]}
+                old = (before or {}).get(field) or {}
+                obj[field] = {key: "<hidden>" if before is None or old.get(key) == value
+                              else "<hidden, changed>" for key, value in obj[field].items()}
     return yaml.safe_dump(obj, sort_keys=True, default_flow_style=False)
 
 
