@@ -53,6 +53,7 @@ for example ``service/web:{.status.podIP}``,
 first container (``{.NetworkSettings.Ports}``, ``{.State.Health.Status}``).
 """
 
+import datetime
 import http.client
 import json
 import os
@@ -82,6 +83,7 @@ LIBPOD_API = "/v4.0.0/libpod"
 POLL_SECONDS = 0.5
 LOG_LINES = 20
 RESTART_LIMIT = 2  # restarts seen while waiting that mean a crash loop
+STABLE_SECONDS = 1.0  # a container without healthcheck must run this long
 LOG_CHARS = 3000
 OUTPUT_LINES = 30
 ENV_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -314,10 +316,12 @@ class ComposeBackend(Backend):
     def apply(self, objects: list, deadline: Deadline) -> Outcome:
         self.check(objects)  # the env files to write (cli ran it too: cheap)
         compose = self._with_labels(objects[0])
+        outcome = Outcome()
+        if self.engine.is_podman:
+            outcome.notes.extend(_podman_healthchecks(compose))
         self._write_project(compose)
         expected = _enabled_services(compose)
         before = self._by_service(self.engine.containers(self.owned()))
-        outcome = Outcome()
         ran = self._compose(["up", "-d", "--remove-orphans"], deadline,
                             watch=set(_ids(before)), outcome=outcome)
         if not ran:
@@ -497,9 +501,9 @@ class ComposeBackend(Backend):
                     failure = (f"timed out after {deadline.seconds:g}s while "
                                f"`{' '.join(command[:1] + args)}` was running")
                     break
+                containers = self.engine.containers(self.owned())
+                health.drive(containers)  # `up`/`start` may wait on a healthy dependency
                 if watch is not None:
-                    containers = self.engine.containers(self.owned())
-                    health.drive(containers)
                     exited = [c for c in containers
                               if c["Id"] not in watch and _exited(c)]
                     if exited:
@@ -543,7 +547,7 @@ class ComposeBackend(Backend):
             waiting = {}
             for service in expected:
                 containers = by_service.get(service, [])
-                state, failed = _service_state(containers, service in completed_ok)
+                state, failed = _service_state(containers, service in completed_ok, time.time())
                 for container in containers:
                     count = container.get("RestartCount") or 0
                     if count - restarts.setdefault(container["Id"], count) >= RESTART_LIMIT:
@@ -573,13 +577,16 @@ class ComposeBackend(Backend):
     def _exit_message(self, container: dict, outcome: Outcome) -> str:
         service = (container["Config"].get("Labels") or {}).get(SERVICE_LABEL, "?")
         state = container["State"]
-        code = state.get("ExitCode")
+        what = f"exited with code {state.get('ExitCode')}"
+        if not _exited(container):
+            what = (f"keeps restarting ({container.get('RestartCount')} restarts, "
+                    f"last exit code {state.get('ExitCode')})")
         logs = _tail(self.engine.logs(container["Id"]))
         outcome.diagnostics.append(
-            f"service {service}: container {_name(container)} exited with code {code}; "
+            f"service {service}: container {_name(container)} {what}; "
             f"last log lines:\n{logs or '(no output)'}")
         last = logs.splitlines()[-1] if logs else "no output"
-        return f"service {service}: container {_name(container)} exited with code {code} ({last})"
+        return f"service {service}: container {_name(container)} {what} ({last})"
 
 
 class _HealthDriver:
@@ -691,7 +698,7 @@ def _exited(container: dict) -> bool:
     return state.get("Status") in ("exited", "dead") and not state.get("Restarting")
 
 
-def _service_state(containers: list, may_complete: bool) -> tuple:
+def _service_state(containers: list, may_complete: bool, now: float) -> tuple:
     """("" when ready, else why not; a container that failed for good or None)."""
     if not containers:
         return "no container yet", None
@@ -707,7 +714,41 @@ def _service_state(containers: list, may_complete: bool) -> tuple:
             health = (state.get("Health") or {}).get("Status") or "starting"
             if health != "healthy":
                 return f"health: {health}", None
+        elif now - _started_at(state) < STABLE_SECONDS:
+            # No healthcheck: running for a moment is the only evidence
+            # (most bad configurations crash at once).
+            return "just started", None
     return "", None
+
+
+def _started_at(state: dict) -> float:
+    """State.StartedAt (RFC 3339, maybe with nanoseconds) as a Unix time."""
+    text = state.get("StartedAt") or ""
+    match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    if not match:
+        return 0.0
+    stamp = match.group(1) + (match.group(2) or "")[:7] + match.group(3).replace("Z", "+00:00")
+    try:
+        return datetime.datetime.fromisoformat(stamp).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _podman_healthchecks(compose: dict) -> list:
+    """podman's Docker API (before podman 5.8) joins a CMD healthcheck's
+    arguments and splits them again at spaces (podman#26519), so
+    ["CMD", "sh", "-c", "a b"] would run `sh -c a`. Such checks are run as
+    CMD-SHELL, which keeps them whole; returns notes for deploy_stdout."""
+    notes = []
+    for name, spec in compose["services"].items():
+        check = spec.get("healthcheck")
+        test = check.get("test") if isinstance(check, dict) else None
+        if (isinstance(test, list) and len(test) > 1 and test[0] == "CMD"
+                and any(re.search(r"\s", str(arg)) for arg in test[1:])):
+            spec["healthcheck"] = dict(check, test=["CMD-SHELL", shlex.join(map(str, test[1:]))])
+            notes.append(f"services.{name}.healthcheck: run as CMD-SHELL, because podman's "
+                         "Docker API splits CMD arguments at spaces")
+    return notes
 
 
 def _health_log(container: dict) -> str:

@@ -582,11 +582,16 @@ class PodmanBackend(Backend):
             return pods[0]["Id"]
         # A failed play can leave a half-made pod behind: it is ours, remove it.
         self._remove_pods(pods, 0)
-        why = readiness.tail(proc.stderr, 3) or f"podman kube play made {len(pods)} pods"
+        # Drop podman's systemd noise (no timers for healthchecks on this node).
+        lines = [line for line in (proc.stderr or "").splitlines()
+                 if line.strip() and "systemd" not in line]
+        why = readiness.tail("\n".join(lines), 5) or f"podman kube play made {len(pods)} pods"
+        first = next((line for line in why.splitlines()
+                      if not line.startswith("Error: failed to start")), why.splitlines()[0])
         report.ready = False
         report.reason = "podman kube play failed"
         outcome.ok = False
-        outcome.error = f"{workload.ref}: podman kube play failed: {why.splitlines()[-1]}"
+        outcome.error = f"{workload.ref}: podman kube play failed: {first[:400]}"
         outcome.diagnostics.append(f"podman kube play for {workload.ref}:\n{why}")
         return None
 

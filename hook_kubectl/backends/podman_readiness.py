@@ -26,6 +26,8 @@ import time
 import urllib.parse
 from typing import Optional
 
+from hook_kubectl.errors import BackendError
+
 RESTART_LIMIT = 2
 # A container counts as running once it has run this long: a crash loop
 # shows up as restarts, not as a lucky "running" snapshot.
@@ -36,7 +38,7 @@ PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 POLL_SECONDS = 0.5
 
 
-class PodmanCommandError(Exception):
+class PodmanCommandError(BackendError):
     """A podman command failed; the message holds its stderr tail."""
 
 
