@@ -206,6 +206,11 @@ def podman_node(tmp_path, heat, heat_agents, podman_env):
     return Node(tmp_path / "podman-node", heat, env=podman_env)
 
 
+def serve(version):
+    """A container command that runs until stopped and stops at once on SIGTERM."""
+    return ["sh", "-c", f"echo {version}; trap 'exit 0' TERM; while :; do sleep 1; done"]
+
+
 def pod_config(name, command):
     return (
         "apiVersion: v1\nkind: Pod\n"
@@ -226,6 +231,14 @@ def pods_of(env, stack_id, resource_name):
     return sorted(line.split()[0] for line in proc.stdout.splitlines() if line.strip())
 
 
+def container_command(env, pod):
+    """The command line of the pod's container `main` (kube play names it <pod>-main)."""
+    proc = subprocess.run(
+        ["podman", "container", "inspect", f"{pod}-main", "--format", "{{.Path}} {{.Args}}"],
+        env=env, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
 @pytest.fixture
 def identity(podman_env):
     """A unique (stack id, resource name); removes its pods afterwards."""
@@ -234,9 +247,13 @@ def identity(podman_env):
     yield stack_id, resource_name
     from hook_kubectl.deployment import Identity, LABEL_PREFIX
     key = Identity(stack_id, resource_name).key
-    subprocess.run(["podman", "pod", "rm", "-f", "--filter",
-                    f"label={LABEL_PREFIX}/deployment={key}"],
-                   env=podman_env, capture_output=True)
+    listed = subprocess.run(
+        ["podman", "pod", "ps", "-q", "--filter", f"label={LABEL_PREFIX}/deployment={key}"],
+        env=podman_env, capture_output=True, text=True)
+    pods = listed.stdout.split()
+    if pods:
+        subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", *pods],
+                       env=podman_env, capture_output=True)
 
 
 def podman_deployment(heat, transport, identity, config_id, action="CREATE", config="",
@@ -256,24 +273,26 @@ def test_create_update_delete_with_real_containers(podman_node, heat, identity):
     node = podman_node
     pod = f"chain-{uuid.uuid4().hex[:6]}"
     create = podman_deployment(heat, "CFN_SIGNAL", identity, "cfg-create",
-                               config=pod_config(pod, ["sleep", "3600"]))
+                               config=pod_config(pod, serve("v1")))
     run_chain(node, [create])
     (signal,) = [D.signal_data(r) for r in heat.signals()]
     assert signal["deploy_status_code"] == 0, signal
     assert pod in signal["deploy_stdout"]
     assert pods_of(node.env, *identity) == [pod]
+    assert "echo v1" in container_command(node.env, pod)
 
     # Heat's update: a new config id for the same (stack, resource).
     update = podman_deployment(heat, "CFN_SIGNAL", identity, "cfg-update", action="UPDATE",
-                               config=pod_config(pod, ["sleep", "3601"]))
+                               config=pod_config(pod, serve("v2")))
     run_chain(node, [update])
     signal = D.signal_data(heat.signals()[-1])
     assert heat.signals()[-1].path == D.expected_path(heat, "CFN_SIGNAL", update)
     assert signal["deploy_status_code"] == 0, signal
     assert pods_of(node.env, *identity) == [pod]
+    assert "echo v2" in container_command(node.env, pod)
 
     delete = podman_deployment(heat, "CFN_SIGNAL", identity, "cfg-delete", action="DELETE",
-                               config=pod_config(pod, ["sleep", "3601"]))
+                               config=pod_config(pod, serve("v2")))
     run_chain(node, [delete])
     signal = D.signal_data(heat.signals()[-1])
     assert signal["deploy_status_code"] == 0, signal
@@ -289,7 +308,7 @@ def test_successful_deployment_over_each_transport(podman_node, heat, identity, 
                {"name": "deploy_error", "type": "String", "error_output": True}]
     create = podman_deployment(
         heat, transport, identity, f"ok-{uuid.uuid4().hex[:6]}",
-        config=pod_config(pod, ["sleep", "3600"]), outputs=outputs,
+        config=pod_config(pod, serve("v1")), outputs=outputs,
         options={"outputs": {"pod_name": f"pod/{pod}:{{.metadata.name}}"}})
     proc = run_chain(node, [create])
 
