@@ -207,7 +207,11 @@ class Controllers:
                 self.owned.setdefault(ref.get("uid"), set()).add(entry)
             owner_res = self._res_for_ref(ref)
             if owner_res is not None:
-                self.enqueue(owner_res.key, ns if owner_res.namespaced else "", ref.get("name"))
+                owner_ns = ns if owner_res.namespaced else ""
+                self.enqueue(owner_res.key, owner_ns, ref.get("name"))
+                if event_type == "DELETED":   # a foreground-deleting owner may be done now
+                    self.enqueue("gc-owner", owner_ns,
+                                 f"{owner_res.key[0]}|{owner_res.key[1]}|{ref.get('name')}")
         if event_type == "DELETED":
             if uid in self.owned:
                 self.enqueue("gc", "", uid)
