@@ -278,8 +278,10 @@ def evaluate(check: PodCheck, state: Optional[PodState], since: str) -> None:
             code = st.get("ExitCode", 0)
             if code == 0 and restart_policy in ("Never", "OnFailure"):
                 continue  # completed, as a Kubernetes pod's container may
-            _fail(check, name, cid, f"exited with code {code}"
-                  + (" (OOM killed)" if st.get("OOMKilled") else ""))
+            why = f"exited with code {code}" + (" (OOM killed)" if st.get("OOMKilled") else "")
+            if restart_policy == "Always" or (restart_policy == "OnFailure" and code):
+                why += f" (restartPolicy {restart_policy}; restarted {restarts} times so far)"
+            _fail(check, name, cid, why)
             return
         if restarts >= RESTART_LIMIT:
             code = last_exit_code(cid, since)
