@@ -507,7 +507,7 @@ class ComposeBackend(Backend):
                     exited = [c for c in containers
                               if c["Id"] not in watch and _exited(c)]
                     if exited:
-                        failure = self._exit_message(exited[0], outcome)
+                        failure = self._failure(exited, outcome)
                         break
                 deadline.sleep(POLL_SECONDS)
             if proc.poll() is None:
@@ -544,23 +544,25 @@ class ComposeBackend(Backend):
         while True:
             by_service = self._by_service(self.engine.containers(self.owned()))
             health.drive([c for found in by_service.values() for c in found])
-            waiting = {}
+            waiting, failed = {}, []
             for service in expected:
                 containers = by_service.get(service, [])
-                state, failed = _service_state(containers, service in completed_ok, time.time())
+                state, broken = _service_state(containers, service in completed_ok, time.time())
                 for container in containers:
                     count = container.get("RestartCount") or 0
                     if count - restarts.setdefault(container["Id"], count) >= RESTART_LIMIT:
-                        failed = container  # a restart policy hides a crash loop
-                if failed:
-                    outcome.ok = False
-                    reports[service].ready = False
-                    outcome.error = self._exit_message(failed, outcome)
-                    return
+                        broken = container  # a restart policy hides a crash loop
+                if broken:
+                    failed.append(broken)
+                    state = "exited" if _exited(broken) else "restarting"
                 if state:
                     waiting[service] = state
                 reports[service].ready = not state
                 reports[service].reason = state
+            if failed:
+                outcome.ok = False
+                outcome.error = self._failure(failed, outcome)
+                return
             if not waiting:
                 return
             if deadline.expired():
@@ -574,13 +576,21 @@ class ComposeBackend(Backend):
                 return
             deadline.sleep(POLL_SECONDS)
 
+    def _failure(self, containers: list, outcome: Outcome) -> str:
+        """The error for containers that failed for good: the first to stop
+        is named (a dependency that died takes its dependants with it);
+        each gets its last log lines in deploy_stderr."""
+        containers = sorted(containers, key=lambda c: _timestamp(c["State"].get("FinishedAt")))
+        messages = [self._exit_message(c, outcome) for c in containers[:3]]
+        return messages[0]
+
     def _exit_message(self, container: dict, outcome: Outcome) -> str:
         service = (container["Config"].get("Labels") or {}).get(SERVICE_LABEL, "?")
         state = container["State"]
         what = f"exited with code {state.get('ExitCode')}"
         if not _exited(container):
-            what = (f"keeps restarting ({container.get('RestartCount')} restarts, "
-                    f"last exit code {state.get('ExitCode')})")
+            # (a running container's ExitCode is 0 on podman: not worth a word)
+            what = f"keeps restarting ({container.get('RestartCount')} restarts while waiting)"
         logs = _tail(self.engine.logs(container["Id"]))
         outcome.diagnostics.append(
             f"service {service}: container {_name(container)} {what}; "
@@ -722,8 +732,12 @@ def _service_state(containers: list, may_complete: bool, now: float) -> tuple:
 
 
 def _started_at(state: dict) -> float:
-    """State.StartedAt (RFC 3339, maybe with nanoseconds) as a Unix time."""
-    text = state.get("StartedAt") or ""
+    return _timestamp(state.get("StartedAt"))
+
+
+def _timestamp(text) -> float:
+    """An engine time (RFC 3339, maybe with nanoseconds) as a Unix time."""
+    text = text or ""
     match = re.match(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
     if not match:
         return 0.0

@@ -244,7 +244,24 @@ def test_unhealthy_service_times_out_at_the_deadline(new_project):
     assert "timed out after 8s" in result["deploy_stderr"]
     assert "service sick (health: unhealthy)" in result["deploy_stderr"]
     assert "not ready yet" in result["deploy_stderr"]
+    # podman's Docker API would split this CMD at spaces and run `sh -c echo`
+    # (always healthy): the hook ran it as CMD-SHELL and said so.
+    assert "services.sick.healthcheck: run as CMD-SHELL" in result["deploy_stdout"]
     assert took < 20, took
+
+
+def test_crash_loop_behind_a_restart_policy_fails_early(new_project):
+    project = new_project()
+    compose = {"services": {"flappy": {
+        "image": project.image, "restart": "always",
+        "command": ["sh", "-c", "echo flapping; sleep 0.3; exit 5"]}}}
+    started = time.monotonic()
+    result, stderr, _ = project.run(compose, options={"timeout": 60})
+    took = time.monotonic() - started
+    assert result["deploy_status_code"] == 1, result
+    assert "service flappy" in result["deploy_stderr"]
+    assert "keeps restarting" in result["deploy_stderr"] and "flapping" in result["deploy_stderr"]
+    assert took < 30, took
 
 
 @pytest.mark.parametrize("version", [None, "2.4", "3.8"])
@@ -273,7 +290,7 @@ def test_env_files_from_inputs_and_secrets_stay_out_of_the_result(new_project):
                             "exec httpd -f -p 8080 -h /var/www"]},
         # Prints its environment and exits: its logs land in deploy_stderr.
         "leaky": {"image": project.image, "env_file": "db_env",
-                  "command": ["sh", "-c", "sleep 1; env; exit 1"]}}}
+                  "command": ["sh", "-c", "env; exit 1"]}}}
     inputs = [
         {"name": "app_env", "type": "Json", "value": {"GREETING": "hello", "API_TOKEN": token}},
         # 55-heat-config delivers String inputs as text.
