@@ -23,7 +23,7 @@ from hook_kubectl.errors import BackendError, InputError
 LOG = logging.getLogger("heat-config-kubectl")
 
 TRANSIENT_STATUS = (429, 500, 502, 503, 504)
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 2.0
 # No single request may hang longer than this (watches set their own).
 REQUEST_TIMEOUT = 30.0
 SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -198,9 +198,7 @@ class Connection:
 
         def delete():
             try:
-                resource.delete(name=name, namespace=namespace,
-                                body={"kind": "DeleteOptions", "apiVersion": "v1",
-                                      "propagationPolicy": propagation},
+                resource.delete(name=name, namespace=namespace, propagation_policy=propagation,
                                 _request_timeout=self.request_timeout())
                 return True
             except NotFoundError:

@@ -1,0 +1,112 @@
+"""Each pod failure mode is reported by name within seconds, with a 300 s
+timeout: Helm --wait and kstatus only notice at the progress deadline."""
+
+import pytest
+
+from tests.backends.kubernetes import manifests as m
+
+FAST = 10.0  # seconds: the issue's bound for reporting a failure mode
+
+
+def _missing_secret_env():
+    return {"env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "absent", "key": "k"}}}]}
+
+
+MODES = {
+    # mode: (image key, container extras, pod extras, reason expected)
+    "ErrImagePull": ("pull-error", {}, {}, "ErrImagePull"),
+    "CrashLoopBackOff": ("crashloop", {"command": ["sh", "-c", "echo cannot reach db; exit 1"]}, {},
+                         "CrashLoopBackOff"),
+    "CreateContainerConfigError": ("ok", _missing_secret_env(), {}, "CreateContainerConfigError"),
+    "InvalidImageName": ("invalid-image", {}, {}, "InvalidImageName"),
+    "Unschedulable": ("ok", {}, {"nodeSelector": {"example.com/no-such-node": "true"}}, "Unschedulable"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_failure_mode_reported_by_name_fast(cluster, hook, mode):
+    image_key, container, pod, reason = MODES[mode]
+    config = m.dump(m.deployment("web", cluster.images[image_key], container=container, pod=pod),
+                    m.service("web"))
+    run = hook.run(config, timeout=300)
+    print(f"{mode}: reported in {run.elapsed:.2f}s")
+    assert run.status != 0
+    assert run.elapsed < FAST, run
+    assert f"Deployment/web in {hook.namespace}: failed: pod web-" in run.stderr, run
+    assert reason in run.stderr.splitlines()[0], run  # the one-line reason names it
+    assert f"Deployment/web in {hook.namespace}: created, NOT READY" in run.stdout, run
+    assert "timed out" not in run.stderr
+
+
+def test_image_pull_backoff_reported_by_name_fast(cluster, hook):
+    """A pod already backing off (a second run after a failed one)."""
+    config = m.dump(m.deployment("web", cluster.images["pull-error"]))
+    assert hook.run(config, wait=False).status == 0
+
+    def backing_off():
+        pods = cluster.list("v1", "Pod", hook.namespace, label_selector="app=web")
+        return any((s.get("state") or {}).get("waiting", {}).get("reason") == "ImagePullBackOff"
+                   for p in pods for s in (p.get("status") or {}).get("containerStatuses") or [])
+
+    cluster.wait_for(backing_off, timeout=120, what="ImagePullBackOff")
+    run = hook.run(config, action="UPDATE", timeout=300)
+    assert run.status != 0
+    assert run.elapsed < FAST, run
+    assert "ImagePullBackOff" in run.stderr.splitlines()[0], run
+
+
+def test_diagnostics_name_object_events_and_log(cluster, hook):
+    config = m.dump(m.deployment("api", cluster.images["crashloop"],
+                                 container={"command": ["sh", "-c", "echo cannot reach db; exit 1"]}),
+                    m.config_map("fine"))
+    run = hook.run(config, timeout=300)
+    assert run.status != 0
+    lines = run.stderr.splitlines()
+    assert any(line.startswith(f"Deployment/api in {hook.namespace}: failed: pod api-") for line in lines), run
+    # Recent Warning events of the pods, bounded.
+    events = [line for line in lines if line.strip().startswith("event Warning")]
+    assert events and len(events) <= 5, run
+    assert any("BackOff" in line for line in events), run
+    # The ready object is not blamed.
+    assert "ConfigMap/fine" not in run.stderr
+    assert len(run.stderr) < 20000
+
+
+def test_crashing_container_log_in_diagnostics(cluster, hook):
+    config = m.dump(m.deployment("api", cluster.images["crashloop"],
+                                 container={"command": ["sh", "-c", "echo cannot reach db; exit 1"]}))
+    run = hook.run(config, timeout=300)
+    assert run.status != 0
+    if "last log lines" not in run.stderr and not _serves_logs(cluster, hook.namespace):
+        pytest.skip("the API server serves no pod logs (tests/kubeapi: requested)")
+    assert "last log lines of pod api-" in run.stderr, run
+    if cluster.fake is None:
+        assert "cannot reach db" in run.stderr
+
+
+def _serves_logs(cluster, namespace):
+    from kubernetes.client.exceptions import ApiException
+
+    pod = cluster.list("v1", "Pod", namespace)[0]["metadata"]["name"]
+    try:
+        cluster.client.request("get", f"/api/v1/namespaces/{namespace}/pods/{pod}/log")
+    except ApiException as exc:
+        return exc.status != 404
+    return True
+
+
+def test_timeout_names_what_is_not_ready(cluster, hook):
+    config = m.dump(m.deployment("slow", cluster.images["slow-start"]), m.config_map("quick"))
+    run = hook.run(config, timeout=1)
+    assert run.status != 0
+    assert run.elapsed < 15, run
+    assert "timed out after 1s waiting until ready" in run.stderr, run
+    assert f"Deployment/slow in {hook.namespace}" in run.stderr
+    assert "ConfigMap/quick" not in run.stderr.splitlines()[0]
+
+
+def test_never_ready_times_out_with_reason(cluster, hook, fake):
+    config = m.dump(m.deployment("web", "busybox:never-ready"))
+    run = hook.run(config, timeout=2)
+    assert run.status != 0
+    assert "0 of 1 replicas available" in run.stderr or "replicas" in run.stderr, run

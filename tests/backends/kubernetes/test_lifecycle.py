@@ -1,0 +1,98 @@
+"""DELETE, SUSPEND and RESUME through hooks/kubectl."""
+
+from hook_kubectl.backends import k8s_applyset as applyset
+from tests.backends.kubernetes import manifests as m
+
+
+def _parents(cluster, namespace):
+    return cluster.list("v1", "Secret", namespace, label_selector=applyset.ID_LABEL)
+
+
+def test_delete_removes_members_then_parent_and_twice_is_fine(cluster, hook, fake):
+    bystander = m.config_map("bystander", labels={"app.kubernetes.io/managed-by": "heat-config-kubectl"})
+    bystander["metadata"]["namespace"] = hook.namespace
+    cluster.create(bystander)
+    config = m.dump(m.deployment("web", cluster.images["ok"], replicas=2), m.service("web"),
+                    m.config_map("settings"))
+    assert hook.run(config).status == 0
+    fake.requests.clear()
+
+    run = hook.run("", action="DELETE")
+    assert run.status == 0, run
+    for kind, name in (("Deployment", "web"), ("Service", "web"), ("ConfigMap", "settings")):
+        assert f"{kind}/{name} in {hook.namespace}: deleted" in run.stdout
+    assert cluster.get("apps/v1", "Deployment", "web", hook.namespace) is None
+    assert cluster.list("v1", "Pod", hook.namespace, label_selector="app=web") == []
+    assert _parents(cluster, hook.namespace) == []
+    assert cluster.get("v1", "ConfigMap", "bystander", hook.namespace) is not None
+    # Foreground propagation: the Deployment's pods are gone before it is.
+    deletes = fake.requests.matching(verb="delete", resource="deployments")
+    assert deletes
+    # The parent goes last, after every member is gone.
+    order = [r.resource for r in fake.requests.matching(verb="delete")]
+    assert order[-1] == "secrets"
+
+    again = hook.run("", action="DELETE")
+    assert again.status == 0, again
+    assert "nothing to delete" in again.stdout
+
+
+def test_delete_of_a_deployment_never_created_succeeds(cluster, hook):
+    run = hook.run("", action="DELETE")
+    assert run.status == 0, run
+
+
+def test_foreground_propagation_requested(cluster, hook, fake):
+    assert hook.run(m.dump(m.deployment("web", cluster.images["ok"]))).status == 0
+    fake.requests.clear()
+    assert hook.run("", action="DELETE").status == 0
+    deletes = fake.requests.matching(verb="delete", resource="deployments")
+    assert deletes and all("propagationPolicy=Foreground" in r.query for r in deletes)
+    # The garbage collector removed the ReplicaSet and Pods before the hook returned.
+    assert cluster.list("apps/v1", "ReplicaSet", hook.namespace) == []
+    assert cluster.list("v1", "Pod", hook.namespace) == []
+
+
+def test_suspend_resume_round_trip(cluster, hook):
+    config = m.dump(m.deployment("web", cluster.images["ok"], replicas=3),
+                    m.stateful_set("db", cluster.images["ok"], replicas=2),
+                    m.cron_job("nightly", cluster.images["ok"]),
+                    m.config_map("settings"))
+    assert hook.run(config).status == 0
+
+    suspended = hook.run(config, action="SUSPEND")
+    assert suspended.status == 0, suspended
+    assert f"Deployment/web in {hook.namespace}: stopped" in suspended.stdout
+    assert cluster.get("apps/v1", "Deployment", "web", hook.namespace)["spec"]["replicas"] == 0
+    assert cluster.get("apps/v1", "StatefulSet", "db", hook.namespace)["spec"]["replicas"] == 0
+    assert cluster.get("batch/v1", "CronJob", "nightly", hook.namespace)["spec"]["suspend"] is True
+    assert cluster.list("v1", "Pod", hook.namespace) == []
+    parent = _parents(cluster, hook.namespace)[0]
+    record = parent["metadata"]["annotations"][applyset.SUSPENDED_ANNOTATION]
+    assert '"replicas": 3' in record and '"replicas": 2' in record
+
+    # A second SUSPEND keeps the original counts.
+    assert hook.run(config, action="SUSPEND").status == 0
+    resumed = hook.run(config, action="RESUME")
+    assert resumed.status == 0, resumed
+    assert f"Deployment/web in {hook.namespace}: started, ready (3/3 available)" in resumed.stdout
+    assert cluster.get("apps/v1", "Deployment", "web", hook.namespace)["spec"]["replicas"] == 3
+    assert cluster.get("apps/v1", "StatefulSet", "db", hook.namespace)["spec"]["replicas"] == 2
+    assert cluster.get("batch/v1", "CronJob", "nightly", hook.namespace)["spec"]["suspend"] is False
+    parent = _parents(cluster, hook.namespace)[0]
+    assert applyset.SUSPENDED_ANNOTATION not in parent["metadata"]["annotations"]
+
+    # Later updates take the replicas field back from the suspend manager
+    # without being forced by the user.
+    update = hook.run(m.dump(m.deployment("web", cluster.images["ok"], replicas=1),
+                             m.stateful_set("db", cluster.images["ok"], replicas=2),
+                             m.cron_job("nightly", cluster.images["ok"]), m.config_map("settings")),
+                      action="UPDATE")
+    assert update.status == 0, update
+    assert cluster.get("apps/v1", "Deployment", "web", hook.namespace)["spec"]["replicas"] == 1
+
+
+def test_suspend_of_nothing_succeeds(cluster, hook):
+    config = m.dump(m.config_map("never-created"))
+    assert hook.run(config, action="SUSPEND").status == 0
+    assert hook.run(config, action="RESUME").status == 0
