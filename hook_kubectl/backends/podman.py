@@ -524,9 +524,10 @@ class PodmanBackend(Backend):
 
         changing = [w for w, action, _ in steps if action in ("created", "configured")]
         self._ensure_images(changing, deadline, outcome)
+        # The grace of the pods being removed is in the config they were played from.
+        grace = self._grace(objects + self._stored_objects(), deadline)
         self._store(objects)
         stored = {(o["kind"], o["metadata"]["name"]): o for o in objects}
-        grace = self._grace(objects + self._stored_objects(), deadline)
         for pod in prune:
             self._remove_pods([pod], grace)
             shutil.rmtree(os.path.join(self.workdir, "secrets",
@@ -540,6 +541,9 @@ class PodmanBackend(Backend):
         for workload, action, existing in steps:
             report = ObjectReport(workload.kind, workload.name, action=action)
             outcome.objects.append(report)
+            if not outcome.ok:
+                report.action, report.reason = "not applied", "an object before it failed"
+                continue
             if action == "unchanged":
                 pod_id = owned[workload.label][0]["Id"]
             else:
@@ -550,7 +554,7 @@ class PodmanBackend(Backend):
                 self._write_files(workload)
                 pod_id = self._play(workload, report, outcome)
                 if pod_id is None:
-                    break
+                    continue
             checks.append((report, readiness.PodCheck(workload.ref, pod_id,
                                                       pod_spec_of(stored[(workload.kind, workload.name)]))))
         if outcome.ok:

@@ -65,6 +65,10 @@ def test_deployment_serves_http_and_fills_outputs(deployer, suffix, hook_env):
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": name}},
                  "template": pod(name, web_command("served by podman"), port,
                                  probe={"httpGet": {"path": "/", "port": "http"}})}}
+    # podman turns this into a curl healthcheck the image cannot run; the hook
+    # runs the probe itself from the node.
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] = {
+        "tcpSocket": {"port": 8080}, "periodSeconds": 5}
     del deployment["spec"]["template"]["apiVersion"], deployment["spec"]["template"]["kind"]
     service = {"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": name, "namespace": "demo"},
@@ -380,3 +384,25 @@ def test_a_container_podman_cannot_start_is_reported_and_removed(deployer, suffi
     assert f"pod/badcmd-{suffix}: podman kube play failed" in result["deploy_stderr"]
     assert "/no/such/program" in result["deploy_stderr"]
     assert web.pods() == []
+
+
+def test_volume_data_survives_a_pod_replacement(deployer, suffix, hook_env):
+    web = deployer()
+    port = free_port()
+    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": f"keep-{suffix}"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+
+    def config(command):
+        app = pod(f"vol-{suffix}", command, port)
+        app["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+        app["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": f"keep-{suffix}"}}]
+        return dump(claim, app)
+
+    first = web.run(config("echo written-first > /data/index.html; exec httpd -f -p 8080 -h /data"))
+    assert first["deploy_status_code"] == 0, first
+    assert f"PersistentVolumeClaim/keep-{suffix}: created, ready" in first["deploy_stdout"]
+    second = web.run(config("exec httpd -f -p 8080 -h /data"), action="UPDATE")
+    assert second["deploy_status_code"] == 0, second
+    assert f"PersistentVolumeClaim/keep-{suffix}: unchanged, ready" in second["deploy_stdout"]
+    assert f"Pod/vol-{suffix}: configured, ready" in second["deploy_stdout"]
+    assert fetch(f"http://127.0.0.1:{port}/") == "written-first\n"
