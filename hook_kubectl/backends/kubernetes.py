@@ -265,8 +265,9 @@ class KubernetesBackend(Backend):
                 item.report.action = "would create"
                 item.report.reason = "its CRD is created by this config: not validated"
                 continue
+            body = applyset.mark_member(item.body, self.deployment, parent)
             try:
-                after = conn.apply(item.resource, item.body, force=self.options["force_conflicts"],
+                after = conn.apply(item.resource, body, force=self.options["force_conflicts"],
                                    dry_run=True)
             except BackendError:
                 raise

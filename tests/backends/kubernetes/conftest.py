@@ -78,9 +78,10 @@ class Cluster:
         resource = self.resource(body["apiVersion"], body["kind"])
         return resource.create(body=body, namespace=body["metadata"].get("namespace")).to_dict()
 
-    def kubectl(self, *args, check=True, input=None):
+    def kubectl(self, *args, check=True, input=None, env=None):
         proc = subprocess.run([kubectl_binary(), "--kubeconfig", self.kubeconfig, *args],
-                              capture_output=True, text=True, input=input, timeout=120)
+                              capture_output=True, text=True, input=input, timeout=120,
+                              env=dict(os.environ, **(env or {})))
         if check:
             assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {proc.stderr}"
         return proc
