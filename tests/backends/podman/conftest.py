@@ -2,7 +2,6 @@
 hook with real containers, and cleans up everything its deployments own."""
 
 import json
-import os
 import socket
 import subprocess
 import uuid

@@ -258,7 +258,8 @@ def test_http_and_tcp_probes_run_from_this_node(local_http):
 
 
 def test_evaluate_waits_for_a_failing_probe_and_passes_a_good_one(local_http):
-    spec = {"containers": [{"name": "main", "readinessProbe": {"httpGet": {"path": "/nope", "port": local_http}}}]}
+    probe = {"httpGet": {"path": "/nope", "port": local_http}}
+    spec = {"containers": [{"name": "main", "readinessProbe": probe}]}
     check = readiness.PodCheck("pod/web", "p1", spec)
     readiness.evaluate(check, pod_state(), since="2020-01-01T00:00:00Z")
     assert not check.ready and not check.failure
