@@ -76,6 +76,7 @@ WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
 DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
 COMPOSE_ENV = "HEAT_KUBECTL_COMPOSE"
 COMPOSE_FILE = "docker-compose.yml"
+DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 API = "/v1.40"
@@ -110,11 +111,23 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock.connect(self._path)
 
 
+def docker_host(environ=None) -> str:
+    """DOCKER_HOST, else Docker's socket, else podman's system socket (the
+    one podman.socket listens on), so a podman node needs no setting."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_HOST"):
+        return environ["DOCKER_HOST"]
+    for path in DEFAULT_SOCKETS:
+        if os.path.exists(path):
+            return f"unix://{path}"
+    return f"unix://{DEFAULT_SOCKETS[0]}"
+
+
 class Engine:
     """A few calls of the Docker Engine API over DOCKER_HOST (unix or tcp)."""
 
     def __init__(self, host: Optional[str] = None):
-        self.host = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        self.host = host or docker_host()
         url = urllib.parse.urlparse(self.host)
         if url.scheme == "unix":
             self._connect = lambda timeout: _UnixConnection(url.path, timeout)
@@ -179,11 +192,14 @@ class Engine:
             {"stdout": "1", "stderr": "1", "tail": str(lines)})
         return "" if status == 404 else _demultiplex(body)
 
-    def run_healthcheck(self, container_id: str) -> None:
+    def run_healthcheck(self, container_id: str, timeout: float) -> None:
         """podman only: run the container's healthcheck now (systemd timers
         would otherwise be the only thing that runs it)."""
-        self.call("GET", f"{LIBPOD_API}/containers/{container_id}/healthcheck",
-                  timeout=120.0, ok=(200, 409, 500))
+        try:
+            self.call("GET", f"{LIBPOD_API}/containers/{container_id}/healthcheck",
+                      timeout=timeout, ok=(200, 409, 500))
+        except EngineError:
+            pass  # a slow check: the wait loop still sees the state it left
 
     def remove_container(self, container_id: str, volumes: bool) -> None:
         self.call("DELETE", f"{API}/containers/{container_id}",
@@ -418,13 +434,45 @@ class ComposeBackend(Backend):
                 f"{self.directory} (was the deployment ever created on this node?)")
         with open(self.compose_file) as stream:
             compose = yaml.safe_load(stream)
+        expected = _enabled_services(compose)
+        present = self._by_service(self.engine.containers(self.owned()))
+        missing = [s for s in expected if s not in present]
+        if missing:
+            raise BackendError(
+                f"cannot resume: service {', '.join(missing)} has no container in project "
+                f"{self.project} (removed by hand?); an UPDATE recreates it")
         if not self._compose(["start"], deadline, outcome=outcome):
             return outcome
-        expected = _enabled_services(compose)
         reports = {s: ObjectReport("service", s, action="started") for s in expected}
         outcome.objects.extend(reports.values())
         if self.deployment.options["wait"]:
             self._wait(expected, reports, deadline, outcome, compose)
+        return outcome
+
+    def dry_run(self, objects: list, deadline: Deadline) -> Outcome:
+        """Check the file with `compose config -q` (in a scratch directory,
+        env files included) and say which services `up` would create,
+        converge or prune; nothing is written to the project or the engine."""
+        self.check(objects)
+        compose = self._with_labels(objects[0])
+        outcome = Outcome()
+        scratch = tempfile.mkdtemp(prefix="heat-compose-dry-run-")
+        try:
+            os.chmod(scratch, 0o700)
+            for name, text in self._env_files.items():
+                _write_private(os.path.join(scratch, name), text)
+            _write_private(os.path.join(scratch, COMPOSE_FILE), yaml.safe_dump(compose))
+            if not self._compose(["config", "-q"], deadline, outcome=outcome,
+                                 directory=scratch):
+                return outcome
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        present = self._by_service(self.engine.containers(self.owned()))
+        for service in _enabled_services(compose):
+            action = "would converge" if service in present else "would create"
+            outcome.objects.append(ObjectReport("service", service, action=action))
+        for service in sorted(set(present) - set(compose["services"])):
+            outcome.objects.append(ObjectReport("service", service, action="would prune"))
         return outcome
 
     def live_object(self, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
@@ -480,19 +528,21 @@ class ComposeBackend(Backend):
                 f"set {WORKDIR_ENV} to a writable directory") from None
 
     def _compose(self, args: list, deadline: Deadline, outcome: Outcome,
-                 watch: Optional[set] = None) -> bool:
+                 watch: Optional[set] = None, directory: Optional[str] = None) -> bool:
         """Run one compose command within the deadline. While it runs (`up`
         waits for healthy dependencies), drive podman healthchecks and catch
         containers of this run that exit. False (outcome failed) on failure."""
+        cwd = directory or self.directory
         command = compose_command() + [
             "--ansi", "never", "--project-name", self.project,
-            "--project-directory", self.directory, "--file", self.compose_file, *args]
-        health = _HealthDriver(self.engine)
+            "--project-directory", cwd, "--file", os.path.join(cwd, COMPOSE_FILE), *args]
+        health = _HealthDriver(self.engine, deadline)
         with tempfile.TemporaryFile("w+") as output:
+            environ = dict(os.environ, DOCKER_HOST=self.engine.host)
             try:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, cwd=self.directory,
-                                        text=True, start_new_session=True)
+                                        stderr=subprocess.STDOUT, cwd=cwd or self.directory,
+                                        env=environ, text=True, start_new_session=True)
             except OSError as exc:
                 raise BackendError(f"cannot run {command[0]}: {exc.strerror}") from None
             failure = ""
@@ -538,7 +588,7 @@ class ComposeBackend(Backend):
               outcome: Outcome, compose: dict) -> None:
         """Until every expected service is running (and healthy where it has
         a healthcheck); fail at once on a container that exited."""
-        health = _HealthDriver(self.engine)
+        health = _HealthDriver(self.engine, deadline)
         completed_ok = _completion_dependencies(compose)
         restarts = {}  # container id -> restart count when first seen
         while True:
@@ -603,8 +653,9 @@ class _HealthDriver:
     """On a podman engine, run each waiting container's healthcheck at its
     interval: podman leaves that to systemd timers, which need systemd."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, deadline: Deadline):
         self.engine = engine
+        self.deadline = deadline
         self.last = {}
 
     def drive(self, containers: list) -> None:
@@ -622,8 +673,10 @@ class _HealthDriver:
                 continue
             if not self.engine.is_podman:
                 return
+            if self.deadline.remaining() < 1:
+                return
             self.last[container["Id"]] = now
-            self.engine.run_healthcheck(container["Id"])
+            self.engine.run_healthcheck(container["Id"], self.deadline.remaining())
 
 
 # --- pure helpers --------------------------------------------------------------

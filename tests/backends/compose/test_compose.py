@@ -390,3 +390,71 @@ def test_empty_or_serviceless_config_is_a_clear_error(new_project, config, messa
     assert message in result["deploy_stderr"]
     assert "Traceback" not in stderr
     assert project.containers() == {}
+
+
+def test_dry_run_checks_the_file_and_changes_nothing(new_project):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image)}}
+    result, stderr, _ = project.run(compose, options={"dry_run": True})
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    assert "service/a: would create" in result["deploy_stdout"]
+    assert project.containers() == {}
+    assert not os.path.exists(os.path.join(project.workdir, "compose", project.project))
+    result, stderr, _ = project.run(compose)
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    changed = {"services": {"b": dict(sleeper(), image=project.image)}}
+    result, stderr, _ = project.run(changed, action="UPDATE", options={"dry_run": True})
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    assert "service/b: would create" in result["deploy_stdout"]
+    assert "service/a: would prune" in result["deploy_stdout"]
+    assert services_of(project) == ["a"]
+    # A file compose itself refuses fails the dry run, naming the problem.
+    bad = {"services": {"a": dict(sleeper(), image=project.image, ports=["not-a-port"])}}
+    result, stderr, _ = project.run(bad, action="UPDATE", options={"dry_run": True})
+    assert result["deploy_status_code"] == 1
+    assert "services.a.ports contains an invalid type" in result["deploy_stderr"]
+
+
+def test_resume_fails_fast_when_a_container_was_removed(new_project):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image),
+                            "b": dict(sleeper(), image=project.image)}}
+    assert project.run(compose)[0]["deploy_status_code"] == 0
+    assert project.run(compose, action="SUSPEND")[0]["deploy_status_code"] == 0
+    project.podman("rm", "-f", f"{project.project}_b_1")
+    started = time.monotonic()
+    result, stderr, _ = project.run(compose, action="RESUME", options={"timeout": 60})
+    assert result["deploy_status_code"] == 1
+    assert "service b has no container" in result["deploy_stderr"]
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"BAD KEY": "x"}, "input app_env: 'BAD KEY' is not a valid variable name"),
+    ({"MULTI": "one\ntwo"}, "input app_env: the value of MULTI spans lines"),
+    (42, "input app_env: an env file must be KEY=VALUE lines or a map"),
+])
+def test_bad_env_file_input_is_a_clear_error(new_project, value, message):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image, env_file="app_env")}}
+    result, _, _ = project.run(compose, inputs=[{"name": "app_env", "type": "Json",
+                                                 "value": value}])
+    assert result["deploy_status_code"] == 1
+    assert message in result["deploy_stderr"]
+    assert project.containers() == {}
+
+
+def test_unreachable_engine_and_missing_compose_are_clear_errors(new_project, tmp_path):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image)}}
+    project.env["DOCKER_HOST"] = f"unix://{tmp_path}/no-such.sock"
+    result, stderr, _ = project.run(compose)
+    assert result["deploy_status_code"] == 1
+    assert "cannot reach the container engine at DOCKER_HOST=unix://" in result["deploy_stderr"]
+    assert "Traceback" not in stderr
+    project.env = dict(project.env, DOCKER_HOST=new_project().env["DOCKER_HOST"],
+                       HEAT_KUBECTL_COMPOSE="/nonexistent/docker-compose")
+    result, stderr, _ = project.run(compose)
+    assert result["deploy_status_code"] == 1
+    assert "cannot run /nonexistent/docker-compose" in result["deploy_stderr"]
+    assert project.containers() == {}
