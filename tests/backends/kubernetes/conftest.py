@@ -150,7 +150,7 @@ class Hook:
         if self.cluster.fake is not None:
             options["kubeconfig"] = self.cluster.kubeconfig
         options.update(extra)
-        return options
+        return {k: v for k, v in options.items() if v is not None}
 
     def run(self, config, action="CREATE", declare=None, env=None, **options):
         """One hook run; `declare` lists the deployment's declared outputs,

@@ -270,3 +270,18 @@ def test_secrets_never_in_the_result(cluster, hook):
             assert cluster.fake.admin_token not in text
     live = cluster.get("v1", "Secret", "db", hook.namespace)
     assert base64.b64decode(live["data"]["password"]).decode() == password
+
+
+def test_crd_whose_names_are_not_accepted_fails_fast(cluster, hook, other_hook):
+    group = f"{hook.namespace}.example.com"
+    assert hook.run(m.dump(m.crd(group=group, kind="Gizmo", plural="gizmos"))).status == 0
+    # Same group and kind, another plural: the names clash.
+    clash = m.crd(group=group, kind="Gizmo", plural="gadgets")
+    run = other_hook.run(m.dump(clash, {"apiVersion": f"{group}/v1", "kind": "Gizmo",
+                                        "metadata": {"name": "g"}}), timeout=300)
+    assert run.status != 0
+    assert run.elapsed < 10, run
+    assert f"CustomResourceDefinition/gadgets.{group}" in run.stderr
+    assert "names not accepted" in run.stderr, run
+    for each in (hook, other_hook):
+        assert each.run("", action="DELETE").status == 0

@@ -97,8 +97,13 @@ def test_concurrency_is_bounded(cluster, hook, fake):
     config = m.dump(*[m.config_map(f"c{i}") for i in range(8)])
     serial = hook.run(config, concurrency=1)
     assert serial.status == 0, serial
-    fake.faults.clear()
-    fake.faults.add("latency", seconds=0.3, verb="patch", resource="configmaps")
-    parallel = hook.run(config, action="UPDATE", concurrency=8)
+    fake.requests.clear()
+    parallel = hook.run(config, action="UPDATE", concurrency=3)
     assert parallel.status == 0, parallel
-    assert serial.elapsed - parallel.elapsed > 1.2, (serial.elapsed, parallel.elapsed)
+    assert serial.elapsed - parallel.elapsed > 1.0, (serial.elapsed, parallel.elapsed)
+    # Never more than options.concurrency applies in flight at once.
+    patches = fake.requests.matching(verb="patch", resource="configmaps")
+    assert len(patches) == 8
+    in_flight = max(sum(1 for o in patches if o.started <= p.started < o.started + o.duration)
+                    for p in patches)
+    assert 2 <= in_flight <= 3, in_flight
