@@ -177,6 +177,14 @@ class KubernetesBackend(Backend):
         stages = [[m for m in members if not m.first],
                   [m for m in members if (m.group, m.kind) == CRD],
                   [m for m in members if (m.group, m.kind) == NAMESPACE]]
+        claims = self._stateful_set_claims(conn, stages[0])
+        if claims and self.options["delete_volumes"]:
+            stages[0:1] = [stages[0], claims]
+            outcome.objects.extend(c.report for c in claims)
+        elif claims:
+            outcome.notes.append(
+                f"kept {len(claims)} volume claim(s) of StatefulSets: "
+                + ", ".join(c.name for c in claims) + " (options.delete_volumes: true removes them)")
         for stage in stages:
             if not stage:
                 continue
@@ -188,6 +196,27 @@ class KubernetesBackend(Backend):
                 return gone
         self._delete_parent(conn, parent)
         return outcome
+
+    def _stateful_set_claims(self, conn, members) -> list:
+        """PVCs a member StatefulSet's volumeClaimTemplates created: not
+        members themselves, and Kubernetes keeps them after the StatefulSet."""
+        claims = []
+        resource = conn.resource("v1", "PersistentVolumeClaim")
+        for member in members:
+            if (member.group, member.kind) != ("apps", "StatefulSet") or resource is None:
+                continue
+            templates = ((member.live or {}).get("spec") or {}).get("volumeClaimTemplates") or []
+            names = [((t.get("metadata") or {}).get("name")) for t in templates]
+            patterns = [re.compile(rf"^{re.escape(n)}-{re.escape(member.name)}-\d+$") for n in names if n]
+            if not patterns:
+                continue
+            for live in conn.list(resource, namespace=member.namespace).get("items") or []:
+                name = (live.get("metadata") or {}).get("name", "")
+                if any(p.match(name) for p in patterns):
+                    live.setdefault("apiVersion", "v1")
+                    live.setdefault("kind", "PersistentVolumeClaim")
+                    claims.append(_item_from_live(live, resource))
+        return claims
 
     def suspend(self, deadline: Deadline) -> Outcome:
         conn = self._connect(deadline)

@@ -66,7 +66,9 @@ def test_suspend_resume_round_trip(cluster, hook):
     assert cluster.get("apps/v1", "Deployment", "web", hook.namespace)["spec"]["replicas"] == 0
     assert cluster.get("apps/v1", "StatefulSet", "db", hook.namespace)["spec"]["replicas"] == 0
     assert cluster.get("batch/v1", "CronJob", "nightly", hook.namespace)["spec"]["suspend"] is True
-    assert cluster.list("v1", "Pod", hook.namespace) == []
+    running = [p for p in cluster.list("v1", "Pod", hook.namespace)
+               if not p["metadata"].get("deletionTimestamp")]
+    assert running == []
     parent = _parents(cluster, hook.namespace)[0]
     record = parent["metadata"]["annotations"][applyset.SUSPENDED_ANNOTATION]
     assert '"replicas": 3' in record and '"replicas": 2' in record
@@ -96,3 +98,36 @@ def test_suspend_of_nothing_succeeds(cluster, hook):
     config = m.dump(m.config_map("never-created"))
     assert hook.run(config, action="SUSPEND").status == 0
     assert hook.run(config, action="RESUME").status == 0
+
+
+def _stateful_set_with_volume(cluster):
+    db = m.stateful_set("db", cluster.images["ok"], replicas=2)
+    db["spec"]["volumeClaimTemplates"] = [{
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]
+    db["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [
+        {"name": "data", "mountPath": "/data"}]
+    return m.dump(db)
+
+
+def test_delete_keeps_stateful_set_volumes_by_default(cluster, hook):
+    assert hook.run(_stateful_set_with_volume(cluster)).status == 0
+    claims = [c["metadata"]["name"] for c in cluster.list("v1", "PersistentVolumeClaim", hook.namespace)]
+    assert sorted(claims) == ["data-db-0", "data-db-1"]
+    run = hook.run("", action="DELETE")
+    assert run.status == 0, run
+    assert "kept 2 volume claim(s)" in run.stdout and "delete_volumes" in run.stdout
+    assert len(cluster.list("v1", "PersistentVolumeClaim", hook.namespace)) == 2
+
+
+def test_delete_volumes_removes_stateful_set_claims(cluster, hook):
+    unrelated = {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                 "metadata": {"name": "data-dbx-0", "namespace": hook.namespace},
+                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    cluster.create(unrelated)
+    assert hook.run(_stateful_set_with_volume(cluster)).status == 0
+    run = hook.run("", action="DELETE", delete_volumes=True)
+    assert run.status == 0, run
+    assert f"PersistentVolumeClaim/data-db-0 in {hook.namespace}: deleted" in run.stdout
+    names = [c["metadata"]["name"] for c in cluster.list("v1", "PersistentVolumeClaim", hook.namespace)]
+    assert names == ["data-dbx-0"]
