@@ -338,8 +338,15 @@ class ComposeBackend(Backend):
         self._write_project(compose)
         expected = _enabled_services(compose)
         before = self._by_service(self.engine.containers(self.owned()))
+        known, may_complete = set(_ids(before)), _completion_dependencies(compose)
+
+        def failed(container):  # a container of this run that died
+            service = (container["Config"].get("Labels") or {}).get(SERVICE_LABEL)
+            return (container["Id"] not in known and _exited(container) and not (
+                service in may_complete and container["State"].get("ExitCode") == 0))
+
         ran = self._compose(["up", "-d", "--remove-orphans"], deadline,
-                            watch=set(_ids(before)), outcome=outcome)
+                            failed=failed, outcome=outcome)
         if not ran:
             return outcome
         after = self._by_service(self.engine.containers(self.owned()))
@@ -528,10 +535,11 @@ class ComposeBackend(Backend):
                 f"set {WORKDIR_ENV} to a writable directory") from None
 
     def _compose(self, args: list, deadline: Deadline, outcome: Outcome,
-                 watch: Optional[set] = None, directory: Optional[str] = None) -> bool:
-        """Run one compose command within the deadline. While it runs (`up`
-        waits for healthy dependencies), drive podman healthchecks and catch
-        containers of this run that exit. False (outcome failed) on failure."""
+                 failed=None, directory: Optional[str] = None) -> bool:
+        """Run one compose command within the deadline. While `up` or `start`
+        runs (they wait for healthy dependencies), drive podman healthchecks
+        and stop at the first container for which failed(container) holds.
+        False (and the outcome failed) on failure."""
         cwd = directory or self.directory
         command = compose_command() + [
             "--ansi", "never", "--project-name", self.project,
@@ -541,7 +549,7 @@ class ComposeBackend(Backend):
             environ = dict(os.environ, DOCKER_HOST=self.engine.host)
             try:
                 proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
-                                        stderr=subprocess.STDOUT, cwd=cwd or self.directory,
+                                        stderr=subprocess.STDOUT, cwd=cwd,
                                         env=environ, text=True, start_new_session=True)
             except OSError as exc:
                 raise BackendError(f"cannot run {command[0]}: {exc.strerror}") from None
@@ -551,13 +559,12 @@ class ComposeBackend(Backend):
                     failure = (f"timed out after {deadline.seconds:g}s while "
                                f"`{' '.join(command[:1] + args)}` was running")
                     break
-                containers = self.engine.containers(self.owned())
-                health.drive(containers)  # `up`/`start` may wait on a healthy dependency
-                if watch is not None:
-                    exited = [c for c in containers
-                              if c["Id"] not in watch and _exited(c)]
-                    if exited:
-                        failure = self._failure(exited, outcome)
+                if args[0] in ("up", "start"):  # they may wait on a healthy dependency
+                    containers = self.engine.containers(self.owned())
+                    health.drive(containers)
+                    broken = [c for c in containers if failed and failed(c)]
+                    if broken:
+                        failure = self._failure(broken, outcome)
                         break
                 deadline.sleep(POLL_SECONDS)
             if proc.poll() is None:

@@ -458,3 +458,20 @@ def test_unreachable_engine_and_missing_compose_are_clear_errors(new_project, tm
     assert result["deploy_status_code"] == 1
     assert "cannot run /nonexistent/docker-compose" in result["deploy_stderr"]
     assert project.containers() == {}
+
+
+def test_one_shot_dependency_that_completes_is_success(new_project):
+    project = new_project()
+    port = free_port()
+    compose = {"services": {
+        "migrate": {"image": project.image,
+                    "command": ["sh", "-c", "sleep 1; echo migrated"]},
+        "web": {"image": project.image, "ports": [f"127.0.0.1:{port}:8080"],
+                "stop_grace_period": "1s",
+                "command": ["httpd", "-f", "-p", "8080", "-h", "/var/www"],
+                "depends_on": {"migrate": {"condition": "service_completed_successfully"}}}}}
+    result, stderr, _ = project.run(compose)
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    assert "service/migrate: created, ready" in result["deploy_stdout"]
+    assert "hello from" in http_get(port)
+    assert services_of(project, "exited") == ["migrate"]
