@@ -17,7 +17,8 @@ setup(
             "fixtures>=4",
         ],
     },
-    scripts=["hooks/kubectl"],
+    # hooks/kubectl is not installed as a script: it would shadow the node's
+    # real kubectl on PATH. The element links it into the hooks directory.
     entry_points={"console_scripts": ["heat-config-kubectl = hook_kubectl.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
