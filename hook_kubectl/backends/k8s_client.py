@@ -14,7 +14,6 @@ import random
 import shutil
 import tempfile
 import threading
-import time
 
 import urllib3
 
@@ -83,6 +82,10 @@ class Connection:
             except Exception as exc:  # classified below
                 delay = transient_delay(exc, attempt)
                 if delay is None:
+                    if _is_api_exception(exc):
+                        raise ApiError(what, exc) from None
+                    if isinstance(exc, urllib3.exceptions.SSLError):
+                        raise BackendError(f"could not {what}: TLS error: {_first_line(exc)}") from None
                     raise
                 if self.deadline.remaining() <= delay:
                     raise BackendError(
@@ -220,6 +223,24 @@ class Connection:
 FIELD_MANAGER = "heat-config-kubectl"
 
 
+class ApiError(BackendError):
+    """The API server refused a request for good (not transient): 401, 403,
+    404, 409, 422, ... Keeps the status and body for callers that care."""
+
+    def __init__(self, what: str, exc):
+        self.status = getattr(exc, "status", None)
+        self.reason = getattr(exc, "reason", None)
+        self.body = getattr(exc, "body", None)
+        self.headers = getattr(exc, "headers", None)
+        super().__init__(f"could not {what}: {describe_error(exc)}")
+
+
+def _is_api_exception(exc) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    return isinstance(exc, ApiException)
+
+
 def _all_resources(dynamic):
     """Every top-level resource, preferred versions first."""
     seen = []
@@ -309,6 +330,8 @@ def transient_delay(exc, attempt: int):
             except ValueError:
                 pass
         return backoff
+    if isinstance(exc, urllib3.exceptions.SSLError):
+        return None  # a certificate that does not verify will not start to
     if isinstance(exc, (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)):
         return backoff
     return None
@@ -329,6 +352,8 @@ def server_message(exc) -> str:
 
 def describe_error(exc) -> str:
     """One plain line for an API or connection error, no credentials."""
+    if isinstance(exc, ApiError):
+        return str(exc)
     status = status_of(exc)
     if isinstance(status, int) and status:
         message = server_message(exc)

@@ -267,7 +267,8 @@ def pod(obj: dict, related) -> Status:
     if phase == "Succeeded":
         return Status(READY, "succeeded")
     if phase == "Failed":
-        return Status(FAILED, "pod failed: " + (_status(obj).get("reason") or _status(obj).get("message") or "phase Failed"))
+        why = _status(obj).get("reason") or _status(obj).get("message") or "phase Failed"
+        return Status(FAILED, "pod failed: " + why)
     problem = pod_problem(obj)
     if problem:
         return Status(FAILED, problem)

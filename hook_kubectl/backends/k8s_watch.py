@@ -12,6 +12,7 @@ import logging
 import threading
 
 from hook_kubectl.backends import k8s_readiness as readiness
+from hook_kubectl.backends.k8s_client import ApiError
 from hook_kubectl.errors import BackendError
 
 LOG = logging.getLogger("heat-config-kubectl")
@@ -74,22 +75,21 @@ class WatchCache:
                 version = self._watch(key, resource, namespace, version)
             except Gone:
                 version = None
-            except BackendError as exc:  # out of time or a plain refusal
+            except ApiError as exc:
+                if exc.status == 410:  # the version expired between list and watch
+                    version = None
+                    continue
+                with self.changed:
+                    self._failed[key] = f"cannot watch {resource.kind}: {exc}"
+                    self.changed.notify_all()
+                return
+            except BackendError as exc:  # out of time
                 with self.changed:
                     self._failed[key] = str(exc)
                     self.changed.notify_all()
                 return
             except Exception as exc:  # a cut watch: resume from `version`
                 if self._stop.is_set():
-                    return
-                from kubernetes.client.exceptions import ApiException
-                if isinstance(exc, ApiException) and exc.status == 410:
-                    version = None
-                    continue
-                if isinstance(exc, ApiException) and exc.status in (401, 403, 404):
-                    with self.changed:
-                        self._failed[key] = f"cannot watch {resource.kind}: {exc.status} {exc.reason}"
-                        self.changed.notify_all()
                     return
                 self.cuts += 1
                 LOG.info("watch of %s in %s was cut (%s), resuming", resource.kind,

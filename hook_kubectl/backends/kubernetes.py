@@ -22,7 +22,7 @@ from hook_kubectl.backends import k8s_applyset as applyset
 from hook_kubectl.backends import k8s_diagnose as diagnose
 from hook_kubectl.backends import k8s_readiness as readiness
 from hook_kubectl.backends.base import Backend, Deadline, ObjectReport, Outcome
-from hook_kubectl.backends.k8s_client import FIELD_MANAGER, Connection, describe_error
+from hook_kubectl.backends.k8s_client import FIELD_MANAGER, ApiError, Connection, server_message
 from hook_kubectl.backends.k8s_watch import WORKLOAD_KINDS, Related, WatchCache
 from hook_kubectl.errors import BackendError
 from hook_kubectl.render import describe
@@ -141,7 +141,7 @@ class KubernetesBackend(Backend):
                 self._resolve_one(conn, item, required=True)
             conflicts = self._check_owners(conn, deferred, parent)
             if conflicts:
-                return self._refused(outcome, conflicts)
+                return self._refused(outcome, conflicts, "only Namespaces and CRDs were applied")
         if failed:
             failed += [i for i in rest]
             for item in rest:
@@ -162,7 +162,7 @@ class KubernetesBackend(Backend):
             outcome.notes.append("options.wait is false: readiness not checked")
             return outcome
         waited = self._wait(conn, items, deadline, readiness.status)
-        waited.objects = outcome.objects + [r for r in waited.objects if r not in outcome.objects]
+        waited.objects = outcome.objects  # the same reports, now with readiness, plus pruned
         waited.notes[:0] = outcome.notes
         return waited
 
@@ -298,10 +298,8 @@ class KubernetesBackend(Backend):
             try:
                 after = conn.apply(item.resource, body, force=self.options["force_conflicts"],
                                    dry_run=True)
-            except BackendError:
-                raise
-            except Exception as exc:
-                if getattr(exc, "status", None) == 404 and item.namespace in created_namespaces:
+            except ApiError as exc:
+                if exc.status == 404 and item.namespace in created_namespaces:
                     item.report.action = "would create"
                     item.report.reason = f"namespace {item.namespace} is created by this config: not validated"
                     continue
@@ -423,12 +421,12 @@ class KubernetesBackend(Backend):
 
         return [found for found in self._pool(check, items) if found]
 
-    def _refused(self, outcome, conflicts) -> Outcome:
+    def _refused(self, outcome, conflicts, changed="nothing was changed") -> Outcome:
         for item, why in conflicts:
             item.report.action = "conflict"
             item.report.reason = why
         outcome.ok = False
-        outcome.error = "ownership conflict, nothing was changed: " + "; ".join(
+        outcome.error = f"ownership conflict, {changed}: " + "; ".join(
             f"{item.ref}: {why}" for item, why in conflicts)
         return outcome
 
@@ -454,15 +452,13 @@ class KubernetesBackend(Backend):
         try:
             try:
                 after = conn.apply(item.resource, body, force=self.options["force_conflicts"])
-            except Exception as exc:
+            except ApiError as exc:
                 # A conflict only with ourselves (SUSPEND/RESUME patched the
                 # replicas) is no conflict: take the fields back.
-                if getattr(exc, "status", None) != 409 or not _only_our_conflicts(exc):
+                if exc.status != 409 or not _only_our_conflicts(exc):
                     raise
                 after = conn.apply(item.resource, body, force=True)
-        except BackendError:
-            raise
-        except Exception as exc:
+        except ApiError as exc:
             item.report.action = "failed"
             item.report.reason = _apply_error(exc)
             LOG.error("%s: %s", item.ref, item.report.reason)
@@ -470,7 +466,7 @@ class KubernetesBackend(Backend):
         item.live = after
         if before is None:
             item.report.action = "created"
-        elif (before.get("metadata") or {}).get("resourceVersion") == (after.get("metadata") or {}).get("resourceVersion"):
+        elif _version(before) == _version(after):
             item.report.action = "unchanged"
         else:
             item.report.action = "configured"
@@ -588,6 +584,10 @@ class KubernetesBackend(Backend):
         return rule(live, related)
 
 
+def _version(obj: dict):
+    return (obj.get("metadata") or {}).get("resourceVersion")
+
+
 def _gone(live, related=None) -> readiness.Status:
     if live is None:
         return readiness.Status(readiness.READY, "")
@@ -597,19 +597,16 @@ def _gone(live, related=None) -> readiness.Status:
 
 
 def _only_our_conflicts(exc) -> bool:
-    from hook_kubectl.backends.k8s_client import server_message
-
     managers = set(CONFLICT_MANAGER.findall(server_message(exc)))
     return bool(managers) and managers <= set(OUR_MANAGERS)
 
 
-def _apply_error(exc) -> str:
-    status = getattr(exc, "status", None)
-    text = describe_error(exc)
-    if status == 409:
+def _apply_error(exc: ApiError) -> str:
+    text = server_message(exc) or str(exc)
+    if exc.status == 409:
         return (f"field conflict: {text} (another field manager owns these fields; "
                 "set options.force_conflicts: true to take them over)")
-    return text
+    return f"{exc.status} {exc.reason}: {text}" if exc.status else text
 
 
 def _diff_text(obj, before=None) -> str:

@@ -285,3 +285,10 @@ def test_crd_whose_names_are_not_accepted_fails_fast(cluster, hook, other_hook):
     assert "names not accepted" in run.stderr, run
     for each in (hook, other_hook):
         assert each.run("", action="DELETE").status == 0
+
+
+def test_missing_namespace_is_reported_plainly(cluster, hook):
+    run = hook.run(m.dump(m.config_map("c")), namespace=hook.namespace + "-missing")
+    assert run.status != 0
+    assert f"{hook.namespace}-missing" in run.stderr and "not found" in run.stderr, run
+    assert "internal error" not in run.stderr and "Traceback" not in run.log
