@@ -1,5 +1,5 @@
-"""The single-node backend: the manifests' Pods and Deployments run on this
-node with `podman kube play`; no cluster is needed.
+"""The single-node backend: the manifests' workloads run on this node with
+`podman kube play`; no cluster is needed.
 
 What runs and how (podman 4.3, as in Debian bookworm, is the baseline):
 
@@ -9,6 +9,12 @@ What runs and how (podman 4.3, as in Debian bookworm, is the baseline):
   carries the deployment's identity labels (Deployment.labels()), a
   workload label (`pod.web`, `deployment.web`) and a config-hash label; the
   annotations go onto its containers.
+- StatefulSet, DaemonSet, ReplicaSet, ReplicationController and Job: played
+  as one Pod named <name>-0 (the name a StatefulSet's first pod has), so
+  templates written for a cluster run here unchanged. volumeClaimTemplates
+  become volumes named <template>-<name>-0, as Kubernetes names the claims.
+  A Job is ready when its containers exited 0 (restartPolicy defaults to
+  Never) and, unchanged, is not run again on UPDATE.
 - ConfigMap: played with the pods that reference it (podman reads it there).
 - Secret: podman 4.3's kube play cannot use Secrets (a secretKeyRef wants a
   different storage format than kube play writes, a secret volume crashes
@@ -26,11 +32,12 @@ What runs and how (podman 4.3, as in Debian bookworm, is the baseline):
   targetPort) and each port carries `hostPort` where the pod publishes the
   target port on the node. So `service/web:{.spec.clusterIP}` works on both
   backends. A Pod's status is built from podman inspect (podIP, phase,
-  conditions, containerStatuses); a Deployment's has replicas/readyReplicas.
+  conditions, containerStatuses); a Deployment's, StatefulSet's or
+  ReplicaSet's has replicas/readyReplicas, a DaemonSet's numberReady, a
+  Job's succeeded/failed and a Complete condition.
 - Namespace, Ingress, NetworkPolicy, RBAC, CRDs and every other kind: not
-  run, reported as a note. StatefulSet, DaemonSet, Job, CronJob, ReplicaSet
-  and ReplicationController are refused before anything runs (their
-  containers would silently not exist).
+  run, reported as a note. A CronJob is refused before anything runs (there
+  is no scheduler here; its containers would silently never run).
 
 Converging (paunch style): each workload's hash covers what is played
 (ConfigMaps it uses, resolved secret values, secret files). An owned pod
@@ -77,12 +84,19 @@ WORKLOAD_LABEL = f"{LABEL_PREFIX}/workload"
 HASH_LABEL = f"{LABEL_PREFIX}/config-hash"
 DEFAULT_GRACE = 10
 
-WORKLOADS = ("Pod", "Deployment")
+# Played as one podman pod named <name>-0 (a StatefulSet's first pod's name).
+AS_POD = ("StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job")
+WORKLOADS = ("Pod", "Deployment") + AS_POD
 PASSED = ("ConfigMap", "Secret", "PersistentVolumeClaim")
-REFUSED = ("StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController")
+REFUSED = ("CronJob",)
 KINDS = {  # what outputs may call a kind -> its Kind
     "pod": "Pod", "pods": "Pod", "po": "Pod",
     "deployment": "Deployment", "deployments": "Deployment", "deploy": "Deployment",
+    "statefulset": "StatefulSet", "statefulsets": "StatefulSet", "sts": "StatefulSet",
+    "daemonset": "DaemonSet", "daemonsets": "DaemonSet", "ds": "DaemonSet",
+    "replicaset": "ReplicaSet", "replicasets": "ReplicaSet", "rs": "ReplicaSet",
+    "replicationcontroller": "ReplicationController", "rc": "ReplicationController",
+    "job": "Job", "jobs": "Job",
     "service": "Service", "services": "Service", "svc": "Service",
     "configmap": "ConfigMap", "configmaps": "ConfigMap", "cm": "ConfigMap",
     "secret": "Secret", "secrets": "Secret",
@@ -102,6 +116,7 @@ class Workload:
     files: dict  # secret volume files: relative path -> (bytes, mode)
     replicas: int = 1
     hash: str = ""
+    claims: list = dataclasses.field(default_factory=list)  # volumes from volumeClaimTemplates
 
     @property
     def label(self) -> str:
@@ -116,6 +131,8 @@ class Workload:
         """The names podman gives the pod (4.3: <name>-pod-0; later: <name>-pod)."""
         if self.kind == "Pod":
             return [self.name]
+        if self.kind in AS_POD:
+            return [f"{self.name}-0"]
         return [f"{self.name}-pod-0", f"{self.name}-pod"]
 
     def container_names(self) -> list:
@@ -198,8 +215,8 @@ class PodmanBackend(Backend):
             where = f"{kind}/{name}"
             if kind in REFUSED:
                 raise InputError(
-                    f"{where}: the podman backend cannot run a {kind} (it runs Pods and "
-                    "Deployments on one node); use a Deployment or Pod, or the kubernetes backend")
+                    f"{where}: the podman backend cannot run a {kind} (there is no scheduler "
+                    "on one node); use a Job or Pod, or the kubernetes backend")
             if kind in WORKLOADS:
                 if (kind, name) in seen:
                     raise InputError(
@@ -233,12 +250,22 @@ class PodmanBackend(Backend):
                 if isinstance(container.get(probe), dict) and "grpc" in container[probe]:
                     notes.append(f"{where}: container {container['name']} {probe} grpc is "
                                  "not checked on podman")
-        if kind == "Deployment":
+        if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
             replicas = (obj.get("spec") or {}).get("replicas", 1)
-            if not isinstance(replicas, int) or replicas < 0:
+            if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
                 raise InputError(f"{where}: spec.replicas must be a whole number >= 0")
             if replicas > 1:
                 notes.append(f"{where}: replicas {replicas} requested, podman runs 1 pod on one node")
+        if kind == "Job":
+            if spec.get("restartPolicy") == "Always":
+                raise InputError(f"{where}: spec.template.spec.restartPolicy must be Never or "
+                                 "OnFailure for a Job")
+            job = obj.get("spec") or {}
+            if max(job.get("parallelism") or 1, job.get("completions") or 1) > 1:
+                notes.append(f"{where}: runs once on podman (parallelism and completions "
+                             "above 1 are not honoured)")
+        if kind in AS_POD:
+            notes.append(f"{where}: runs as one pod, {name}-0, on this node")
         for ref_kind, names in _references(spec, {}).items():
             for ref_name, optional in names.items():
                 if ref_kind == "PersistentVolumeClaim" or optional:
@@ -264,16 +291,18 @@ class PodmanBackend(Backend):
         kind, name = obj["kind"], obj["metadata"]["name"]
         played = copy.deepcopy(obj)
         played["metadata"].pop("namespace", None)
-        replicas = 1
+        replicas = (played.get("spec") or {}).get("replicas", 1) if kind != "Pod" else 1
+        claims = []
         if kind == "Deployment":
-            replicas = (played.get("spec") or {}).get("replicas", 1)
             played["spec"]["replicas"] = min(replicas, 1)
+        elif kind in AS_POD:
+            played, claims = self._as_pod(played)
         meta = pod_meta_of(played)
         labels = dict(meta.get("labels") or {})
         labels.update(self.deployment.labels())
         labels[WORKLOAD_LABEL] = f"{kind.lower()}.{name}"
         meta["labels"] = labels
-        if kind == "Deployment":
+        if played["kind"] == "Deployment":
             top = played.setdefault("metadata", {})
             top["labels"] = {**(top.get("labels") or {}), **self.deployment.labels()}
         spec = pod_spec_of(played)
@@ -304,7 +333,34 @@ class PodmanBackend(Backend):
         for target in {id(meta): meta, id(played["metadata"]): played["metadata"]}.values():
             target["annotations"] = {**(target.get("annotations") or {}),
                                      **self.deployment.annotations()}
-        return Workload(kind, name, obj, docs, files, replicas, digest)
+        return Workload(kind, name, obj, docs, files, replicas, digest, claims)
+
+    def _as_pod(self, obj: dict) -> tuple:
+        """A StatefulSet, DaemonSet, ReplicaSet, ReplicationController or Job as
+        the one Pod that runs it here, and the claims its volumeClaimTemplates
+        make (named <template>-<name>-0, as Kubernetes names them)."""
+        name = obj["metadata"]["name"]
+        template = copy.deepcopy((obj.get("spec") or {}).get("template") or {})
+        meta = template.get("metadata") or {}
+        spec = template.get("spec") or {}
+        if obj["kind"] == "Job":
+            spec.setdefault("restartPolicy", "Never")
+        claims = []
+        for claim in (obj.get("spec") or {}).get("volumeClaimTemplates") or []:
+            volume = (claim.get("metadata") or {}).get("name")
+            if not volume:
+                raise InputError(f"{obj['kind']}/{name}: a volumeClaimTemplate has no metadata.name")
+            claim_name = f"{volume}-{name}-0"
+            claims.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                           "metadata": {"name": claim_name}, "spec": claim.get("spec") or {}})
+            volumes = spec.setdefault("volumes", [])
+            if not any(v.get("name") == volume for v in volumes):
+                volumes.append({"name": volume, "persistentVolumeClaim": {"claimName": claim_name}})
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": f"{name}-0", "labels": dict(meta.get("labels") or {}),
+                            "annotations": dict(meta.get("annotations") or {})},
+               "spec": spec}
+        return pod, claims
 
     def _secret_volume(self, volume: dict, secrets: dict, label: str, where: str) -> dict:
         """Turn a secret volume into a read-only bind mount of files the hook
@@ -494,7 +550,7 @@ class PodmanBackend(Backend):
         outcome = Outcome()
         workloads, others = self._plan(objects)
         pvcs = [o for o in others if o["kind"] == "PersistentVolumeClaim"]
-        problems = self._conflicts(workloads, pvcs)
+        problems = self._conflicts(workloads, pvcs + [c for w in workloads for c in w.claims])
         if problems:
             raise BackendError("conflict: " + "; ".join(problems)
                                + ". Nothing was changed: rename the object or remove the other one.")
@@ -508,7 +564,9 @@ class PodmanBackend(Backend):
             existing = owned.get(workload.label, [])
             if workload.replicas == 0:
                 steps.append((workload, "scaled to 0", existing))
-            elif (len(existing) == 1 and existing[0].get("Status") == "Running"
+            elif (len(existing) == 1
+                  and existing[0].get("Status") in (("Running", "Exited") if workload.kind == "Job"
+                                                    else ("Running",))
                   and (existing[0].get("Labels") or {}).get(HASH_LABEL) == workload.hash):
                 steps.append((workload, "unchanged", []))
             else:
@@ -551,12 +609,15 @@ class PodmanBackend(Backend):
                 if action == "scaled to 0":
                     report.ready = True
                     continue
+                for claim in workload.claims:
+                    outcome.objects.append(self._other_report(claim))
                 self._write_files(workload)
                 pod_id = self._play(workload, report, outcome)
                 if pod_id is None:
                     continue
-            checks.append((report, readiness.PodCheck(workload.ref, pod_id,
-                                                      pod_spec_of(stored[(workload.kind, workload.name)]))))
+            checks.append((report, readiness.PodCheck(
+                workload.ref, pod_id, pod_spec_of(stored[(workload.kind, workload.name)]),
+                complete=workload.kind == "Job")))
         if outcome.ok:
             self._wait(checks, deadline, outcome)
         return outcome
@@ -674,7 +735,8 @@ class PodmanBackend(Backend):
             report = ObjectReport(kind, name, action="started")
             outcome.objects.append(report)
             spec = pod_spec_of(stored.get((kind.lower(), name), {}))
-            checks.append((report, readiness.PodCheck(f"{kind.lower()}/{name}", pod["Id"], spec)))
+            checks.append((report, readiness.PodCheck(f"{kind.lower()}/{name}", pod["Id"], spec,
+                                                      complete=kind == "Job")))
         self._wait(checks, deadline, outcome)
         return outcome
 
@@ -699,8 +761,8 @@ class PodmanBackend(Backend):
                 == f"{kind.lower()}.{name}"]
         if kind == "Pod":
             return self._live_pod(mine[0], live) if mine else None
-        if kind == "Deployment":
-            return self._live_deployment(mine, live)
+        if kind in WORKLOADS:
+            return self._live_controller(kind, mine, live)
         if kind == "Service":
             return self._live_service(pods, live)
         if kind == "PersistentVolumeClaim":
@@ -719,20 +781,35 @@ class PodmanBackend(Backend):
         live["status"] = readiness.pod_status(state, live.get("spec") or {})
         return live
 
-    def _live_deployment(self, pods: list, live: dict) -> dict:
+    def _live_controller(self, kind: str, pods: list, live: dict) -> dict:
+        """Status of a Deployment, StatefulSet, ... from the pod it runs."""
         states = readiness.inspect_pods([p["Id"] for p in pods])
-        spec = pod_spec_of(live)
-        ready = sum(1 for s in states
-                    if readiness.pod_status(s, spec)["conditions"][0]["status"] == "True")
-        live["status"] = {
-            "observedGeneration": 1,
-            "replicas": len(states),
-            "updatedReplicas": len(states),
-            "readyReplicas": ready,
-            "availableReplicas": ready,
-            "conditions": [{"type": "Available", "status": "True" if ready else "False"}],
-            "podNames": [s.name for s in states],
-        }
+        spec = dict(pod_spec_of(live))
+        if kind == "Job":
+            spec.setdefault("restartPolicy", "Never")
+        statuses = [readiness.pod_status(s, spec) for s in states]
+        ready = sum(1 for st in statuses if st["conditions"][0]["status"] == "True")
+        count = len(states)
+        if kind == "Job":
+            phases = [st["phase"] for st in statuses]
+            done = phases.count("Succeeded")
+            live["status"] = {
+                "active": phases.count("Running") + phases.count("Pending"),
+                "succeeded": done, "failed": phases.count("Failed"),
+                "conditions": ([{"type": "Complete", "status": "True"}] if done else
+                               [{"type": "Failed", "status": "True"}] if "Failed" in phases else []),
+            }
+        elif kind == "DaemonSet":
+            live["status"] = {"desiredNumberScheduled": count, "currentNumberScheduled": count,
+                              "updatedNumberScheduled": count, "numberReady": ready,
+                              "numberAvailable": ready, "observedGeneration": 1}
+        else:
+            live["status"] = {
+                "observedGeneration": 1, "replicas": count, "updatedReplicas": count,
+                "currentReplicas": count, "readyReplicas": ready, "availableReplicas": ready,
+                "conditions": [{"type": "Available", "status": "True" if ready else "False"}],
+            }
+        live["status"]["podNames"] = [st.name for st in states]
         return live
 
     def _live_service(self, pods: list, live: dict) -> dict:
@@ -830,7 +907,7 @@ def _ref_of(pod: dict) -> tuple:
     """(Kind, name) of the workload an owned pod runs."""
     label = (pod.get("Labels") or {}).get(WORKLOAD_LABEL) or ""
     kind, _, name = label.partition(".")
-    return {"pod": "Pod", "deployment": "Deployment"}.get(kind, "Pod"), name or pod.get("Name", "")
+    return {k.lower(): k for k in WORKLOADS}.get(kind, "Pod"), name or pod.get("Name", "")
 
 
 def _parents(directory: str, top: str) -> list:

@@ -243,10 +243,11 @@ def _started_at(container: dict) -> Optional[float]:
 class PodCheck:
     """What the wait knows about one workload's pod between polls."""
 
-    def __init__(self, ref: str, pod_id: str, pod_spec: dict):
+    def __init__(self, ref: str, pod_id: str, pod_spec: dict, complete: bool = False):
         self.ref = ref  # "pod/web", "deployment/web": for messages
         self.pod_id = pod_id
         self.spec = pod_spec or {}
+        self.complete = complete  # a Job: ready when every container exited 0
         self.baseline = {}  # container id -> RestartCount when the wait began
         self.ready = False
         self.failure = ""  # set: failed for good
@@ -259,7 +260,7 @@ def evaluate(check: PodCheck, state: Optional[PodState], since: str) -> None:
     if state is None:
         check.failure = "the pod disappeared while waiting"
         return
-    restart_policy = check.spec.get("restartPolicy") or "Always"
+    restart_policy = check.spec.get("restartPolicy") or ("Never" if check.complete else "Always")
     specs = {c.get("name"): c for c in check.spec.get("containers") or []}
     inits = {c.get("name") for c in check.spec.get("initContainers") or []}
     waiting = []
@@ -290,6 +291,9 @@ def evaluate(check: PodCheck, state: Optional[PodState], since: str) -> None:
             return
         if status != "running":
             waiting.append(f"container {name} is {status or 'not started'}")
+            continue
+        if check.complete:
+            waiting.append(f"container {name} is still running (a Job is ready when it completes)")
             continue
         spec_container = specs.get(name, {})
         started = _started_at(container)

@@ -331,11 +331,12 @@ def test_secret_values_reach_containers_but_never_the_result(deployer, suffix, h
 
 def test_kinds_it_cannot_run_are_refused_before_anything_runs(deployer, suffix):
     web = deployer()
-    statefulset = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": f"db-{suffix}"},
-                   "spec": {"template": {"spec": {"containers": [{"name": "db", "image": IMAGE}]}}}}
-    result = web.run(dump(pod(f"ok-{suffix}", "exec sleep 600"), statefulset))
+    cronjob = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": f"nightly-{suffix}"},
+               "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                   "restartPolicy": "Never", "containers": [{"name": "c", "image": IMAGE}]}}}}}}
+    result = web.run(dump(pod(f"ok-{suffix}", "exec sleep 600"), cronjob))
     assert result["deploy_status_code"] == 1
-    assert f"StatefulSet/db-{suffix}: the podman backend cannot run a StatefulSet" in result["deploy_stderr"]
+    assert f"CronJob/nightly-{suffix}: the podman backend cannot run a CronJob" in result["deploy_stderr"]
     assert web.pods() == []
 
 
@@ -406,3 +407,47 @@ def test_volume_data_survives_a_pod_replacement(deployer, suffix, hook_env):
     assert f"PersistentVolumeClaim/keep-{suffix}: unchanged, ready" in second["deploy_stdout"]
     assert f"Pod/vol-{suffix}: configured, ready" in second["deploy_stdout"]
     assert fetch(f"http://127.0.0.1:{port}/") == "written-first\n"
+
+
+def test_statefulset_and_job_run_as_pods(deployer, suffix, hook_env):
+    web = deployer()
+    port = free_port()
+    db = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": f"db-{suffix}"},
+          "spec": {"serviceName": "db", "selector": {"matchLabels": {"app": f"db-{suffix}"}},
+                   "template": {"metadata": {"labels": {"app": f"db-{suffix}"}},
+                                "spec": pod("x", "echo stored > /data/index.html; "
+                                                 "exec httpd -f -p 8080 -h /data", port)["spec"]},
+                   "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                       "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}]}}
+    db["spec"]["template"]["spec"]["containers"][0]["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"migrate-{suffix}"},
+           "spec": {"template": {"spec": {"containers": [
+               {"name": "migrate", "image": IMAGE, "command": ["sh", "-c", "sleep 1; echo migrated"]}]}}}}
+    outputs = {"done": f"job/migrate-{suffix}:{{.status.succeeded}}",
+               "db_ready": f"statefulset/db-{suffix}:{{.status.readyReplicas}}"}
+
+    result = web.run(dump(db, job), options={"outputs": outputs}, outputs=list(outputs))
+
+    assert result["deploy_status_code"] == 0, result
+    assert result["done"] == 1 and result["db_ready"] == 1
+    stdout = result["deploy_stdout"]
+    assert f"StatefulSet/db-{suffix}: created, ready" in stdout
+    assert f"Job/migrate-{suffix}: created, ready" in stdout
+    assert f"PersistentVolumeClaim/data-db-{suffix}-0: created" in stdout
+    assert fetch(f"http://127.0.0.1:{port}/") == "stored\n"
+    assert podman("logs", f"migrate-{suffix}-0-migrate", env=hook_env).stdout == "migrated\n"
+    # Unchanged, the completed Job is not run again.
+    again = web.run(dump(db, job), action="UPDATE")
+    assert again["deploy_status_code"] == 0, again
+    assert f"Job/migrate-{suffix}: unchanged, ready" in again["deploy_stdout"]
+
+
+def test_a_failing_job_fails_the_deployment(deployer, suffix):
+    web = deployer()
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": f"bad-{suffix}"},
+           "spec": {"template": {"spec": {"containers": [
+               {"name": "step", "image": IMAGE, "command": ["sh", "-c", "echo no database; exit 2"]}]}}}}
+    result = web.run(dump(job))
+    assert result["deploy_status_code"] == 1
+    assert f"job/bad-{suffix}: container step exited with code 2" in result["deploy_stderr"]
+    assert "no database" in result["deploy_stderr"]

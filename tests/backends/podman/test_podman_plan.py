@@ -155,10 +155,15 @@ def test_secret_files_are_written_private(tmp_path):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {}},
-     "StatefulSet/db: the podman backend cannot run a StatefulSet"),
-    ({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"}, "spec": {}},
-     "Job/once: the podman backend cannot run a Job"),
+    ({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"}, "spec": {}},
+     "CronJob/nightly: the podman backend cannot run a CronJob (there is no scheduler"),
+    ({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"},
+      "spec": {"template": {"spec": {"restartPolicy": "Always", "containers": [
+          {"name": "c", "image": IMAGE}]}}}},
+     "Job/once: spec.template.spec.restartPolicy must be Never or OnFailure for a Job"),
+    ({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+      "spec": {"replicas": "two", "template": {"spec": {"containers": [{"name": "c", "image": IMAGE}]}}}},
+     "StatefulSet/db: spec.replicas must be a whole number >= 0"),
     ({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "empty"}, "spec": {}},
      "Pod/empty: spec.containers must list at least one container"),
     (pod("nocm", env=[{"name": "V", "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "k"}}}]),
@@ -294,3 +299,36 @@ def test_pod_status_has_kubernetes_shape():
     failed = readiness.pod_status(pod_state(status="exited", exit_code=2), {"restartPolicy": "Never"})
     assert failed["phase"] == "Failed"
     assert failed["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 2
+
+
+def test_statefulset_plays_as_one_pod_with_claims_named_like_kubernetes():
+    statefulset = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                   "spec": {"replicas": 3, "serviceName": "db",
+                            "selector": {"matchLabels": {"app": "db"}},
+                            "template": {"metadata": {"labels": {"app": "db"}},
+                                         "spec": {"containers": [{
+                                             "name": "db", "image": IMAGE,
+                                             "volumeMounts": [{"name": "data", "mountPath": "/d"}]}]}},
+                            "volumeClaimTemplates": [{"metadata": {"name": "data"},
+                                                      "spec": {"accessModes": ["ReadWriteOnce"]}}]}}
+    rendered, backend = objects_and_backend([statefulset])
+    notes = "\n".join(backend.check(rendered))
+    assert "StatefulSet/db: replicas 3 requested, podman runs 1 pod on one node" in notes
+    assert "StatefulSet/db: runs as one pod, db-0, on this node" in notes
+    (workload,), _ = backend._plan(rendered)
+    played = workload.docs[-1]
+    assert played["kind"] == "Pod" and played["metadata"]["name"] == "db-0"
+    assert played["metadata"]["labels"]["app"] == "db"
+    assert played["metadata"]["labels"]["kubectl.heat.openstack.org/workload"] == "statefulset.db"
+    assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}} in played["spec"]["volumes"]
+    assert [c["metadata"]["name"] for c in workload.claims] == ["data-db-0"]
+    assert workload.pod_names == ["db-0"]
+
+
+def test_job_waits_for_completion():
+    spec = {"containers": [{"name": "main"}]}
+    check = readiness.PodCheck("job/migrate", "p1", spec, complete=True)
+    readiness.evaluate(check, pod_state(status="running"), since="2020-01-01T00:00:00Z")
+    assert not check.ready and "a Job is ready when it completes" in check.waiting
+    readiness.evaluate(check, pod_state(status="exited", exit_code=0), since="2020-01-01T00:00:00Z")
+    assert check.ready
