@@ -8,11 +8,20 @@ or without `version:`). Each deployment gets a project directory
 deployment identity's slug, so two deployments never collide and every
 update of one deployment reuses its project.
 
-Env files come from inputs: a service's ``env_file`` entry that names a
-declared input (``env_file: db_env`` or ``env_file: [db_env]``) is written
-into the project directory from that input. The input holds ``KEY=VALUE``
-lines or a map of KEY: VALUE. Every value is treated as a secret: it is
-masked in deploy_stdout/deploy_stderr.
+Env files come from inputs, two ways:
+- a service's ``env_file`` entry that names a declared input
+  (``env_file: db_env`` or ``env_file: [db_env]``) is written into the
+  project directory from that input, which holds ``KEY=VALUE`` lines or a
+  map of KEY: VALUE;
+- heat-agents' docker-compose hook convention: an input named ``env_files``
+  holding a list of ``{file_name, content}`` (or a map of file name to
+  content); an ``env_file`` entry equal to a file_name is written from it
+  (relative paths inside the project directory only).
+Any other relative ``env_file`` is refused before anything runs; absolute
+paths are the node's own files. Every value in an env file is treated as a
+secret and masked in deploy_stdout/deploy_stderr (so a short value such as
+a user name is masked too, wherever it appears). Env files an earlier run
+wrote and the new config no longer uses are removed (only those).
 
 Commands: ``docker compose`` (v2 plugin) when it answers, else Debian's
 ``docker-compose`` (1.29); HEAT_KUBECTL_COMPOSE overrides (for example
@@ -32,6 +41,25 @@ that cannot be found fails when compose does. podman only runs healthchecks
 from systemd timers, which a node without systemd never fires, so on a
 podman engine the hook runs each check itself (libpod's healthcheck
 endpoint) at the check's interval while it waits.
+
+Compatibility, found on Debian's docker-compose 1.29.2 against podman 4.3.1's
+Docker API (tests/backends/compose):
+- compose files without ``version:`` (Compose Specification), ``"2.4"`` and
+  ``"3.8"`` all work, networks and ``depends_on`` conditions included
+  (service_healthy, service_completed_successfully);
+- podman runs healthchecks only from systemd timers (podman#19326): the hook
+  runs them (see above), without which ``up`` waits for ever on
+  ``service_healthy``;
+- podman's Docker API joins a ``["CMD", ...]`` healthcheck and splits it again
+  at spaces (podman#26519, fixed in podman 5.8), so ``["CMD", "sh", "-c",
+  "a b"]`` would run ``sh -c a`` and pass falsely: on podman such checks are
+  rewritten to CMD-SHELL (noted in deploy_stdout);
+- docker-compose 1.29 starts a service whose ``service_healthy`` dependency
+  exited instead of failing: the hook sees the exited dependency and fails;
+- a missing image: compose tries to pull it and fails with "no such image"
+  for that service, which becomes the error.
+``docker compose`` (v2) is used the same way but is not installed here, so
+it is untested.
 
 Outputs: ``service/<compose service>:{path}`` addresses this shape::
 
@@ -76,6 +104,10 @@ WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
 DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
 COMPOSE_ENV = "HEAT_KUBECTL_COMPOSE"
 COMPOSE_FILE = "docker-compose.yml"
+WRITTEN = ".heat-env-files.json"  # the env files the hook wrote, to clean up later
+# heat-agents' docker-compose hook reads env files from this input: a list of
+# {file_name, content}; accepted too, so its templates keep working.
+ENV_FILES_INPUT = "env_files"
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -303,6 +335,7 @@ class ComposeBackend(Backend):
     def check(self, objects: list) -> list:
         compose = objects[0]
         self._env_files = {}
+        bundle = _env_files_bundle(self.deployment.inputs.get(ENV_FILES_INPUT))
         for service, spec in compose["services"].items():
             entries = spec.get("env_file")
             if entries is None:
@@ -313,18 +346,23 @@ class ComposeBackend(Backend):
                 where = f"config: services.{service}.env_file"
                 if not isinstance(path, str) or not path.strip():
                     raise InputError(f"{where}: entry {index + 1} must be a file name")
-                if path in self.deployment.inputs:
-                    if not ENV_FILE_NAME.match(path) or path == COMPOSE_FILE:
+                relative = os.path.normpath(path)
+                if path in self.deployment.inputs and path != ENV_FILES_INPUT:
+                    if not ENV_FILE_NAME.match(path) or path in (COMPOSE_FILE, WRITTEN):
                         raise InputError(
                             f"{where}: input name {path!r} cannot be a file name "
                             "(letters, digits, '_', '.', '-')")
                     self._env_files[path] = _env_file_text(
-                        path, self.deployment.inputs[path], self.deployment.secrets)
+                        f"input {path}", self.deployment.inputs[path], self.deployment.secrets)
+                elif relative in bundle:
+                    self._env_files[relative] = _env_file_text(
+                        f"input {ENV_FILES_INPUT}: {path}", bundle[relative],
+                        self.deployment.secrets)
                 elif not os.path.isabs(path):
                     raise InputError(
                         f"{where}: {path!r} is not a declared input; name an input that "
-                        "holds the env file (KEY=VALUE lines or a map), or give an "
-                        "absolute path on the node")
+                        "holds the env file (KEY=VALUE lines or a map), list it in the "
+                        f"{ENV_FILES_INPUT} input, or give an absolute path on the node")
         return []
 
     # -- actions --
@@ -519,14 +557,20 @@ class ComposeBackend(Backend):
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
             os.chmod(self.directory, 0o700)
-            keep = {COMPOSE_FILE, *self._env_files}
-            for entry in os.listdir(self.directory):
-                if entry not in keep:
-                    path = os.path.join(self.directory, entry)
-                    if os.path.isfile(path) or os.path.islink(path):
-                        os.unlink(path)
+            # Remove env files an earlier run wrote and this one does not:
+            # only those (listed in WRITTEN), never what containers put here.
+            written = os.path.join(self.directory, WRITTEN)
+            if os.path.isfile(written):
+                with open(written) as stream:
+                    for name in json.load(stream):
+                        path = os.path.join(self.directory, name)
+                        if name not in self._env_files and os.path.isfile(path):
+                            os.unlink(path)
             for name, text in self._env_files.items():
-                _write_private(os.path.join(self.directory, name), text)
+                path = os.path.join(self.directory, name)
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                _write_private(path, text)
+            _write_private(written, json.dumps(sorted(self._env_files)))
             _write_private(self.compose_file,
                            yaml.safe_dump(compose, default_flow_style=False, sort_keys=False))
         except OSError as exc:
@@ -688,18 +732,42 @@ class _HealthDriver:
 
 # --- pure helpers --------------------------------------------------------------
 
+def _env_files_bundle(value) -> dict:
+    """heat-agents' `env_files` input ([{file_name, content}], or a map of
+    file name -> content) -> {relative path: content}."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list) and all(isinstance(i, dict) for i in value):
+        items = [(i.get("file_name"), i.get("content")) for i in value]
+    else:
+        raise InputError(f"input {ENV_FILES_INPUT}: expected a list of "
+                         "{file_name, content} or a map of file name to content")
+    bundle = {}
+    for name, content in items:
+        relative = os.path.normpath(name) if isinstance(name, str) and name else ""
+        if (not relative or os.path.isabs(relative) or relative.split(os.sep)[0] == ".."
+                or relative in (COMPOSE_FILE, WRITTEN)):
+            raise InputError(f"input {ENV_FILES_INPUT}: {name!r} is not a relative file "
+                             "name inside the project directory")
+        bundle[relative] = content
+    return bundle
+
+
 def _env_file_text(name: str, value, secrets: set) -> str:
-    """An input's value as env file text; its values join the secrets."""
+    """An input's value as env file text (`name` says where it came from,
+    for errors); its values join the secrets."""
     if isinstance(value, dict):
         lines = []
         for key, item in value.items():
             if not isinstance(key, str) or not ENV_KEY.match(key):
-                raise InputError(f"input {name}: {key!r} is not a valid variable name")
+                raise InputError(f"{name}: {key!r} is not a valid variable name")
             text = "" if item is None else (
                 json.dumps(item) if isinstance(item, (dict, list)) else
                 ("true" if item is True else "false" if item is False else str(item)))
             if "\n" in text:
-                raise InputError(f"input {name}: the value of {key} spans lines; "
+                raise InputError(f"{name}: the value of {key} spans lines; "
                                  "an env file holds one line per variable")
             lines.append(f"{key}={text}")
             if len(text) >= 4:
@@ -708,7 +776,7 @@ def _env_file_text(name: str, value, secrets: set) -> str:
     if isinstance(value, list):
         value = "\n".join(str(item) for item in value)
     if not isinstance(value, str):
-        raise InputError(f"input {name}: an env file must be KEY=VALUE lines or a map")
+        raise InputError(f"{name}: an env file must be KEY=VALUE lines or a map")
     for line in value.splitlines():
         key, sep, text = line.partition("=")
         if sep and not key.strip().startswith("#") and len(text.strip()) >= 4:
