@@ -110,3 +110,24 @@ def test_never_ready_times_out_with_reason(cluster, hook, fake):
     run = hook.run(config, timeout=2)
     assert run.status != 0
     assert "0 of 1 replicas available" in run.stderr or "replicas" in run.stderr, run
+
+
+def test_rolling_update_to_a_bad_image_fails_fast(cluster, hook):
+    assert hook.run(m.dump(m.deployment("web", cluster.images["ok"], replicas=2))).status == 0
+    run = hook.run(m.dump(m.deployment("web", cluster.images["pull-error"], replicas=2)),
+                   action="UPDATE", timeout=300)
+    assert run.status != 0
+    assert run.elapsed < FAST, run
+    assert "ErrImagePull" in run.stderr or "ImagePullBackOff" in run.stderr, run
+
+
+def test_update_that_fixes_a_crashing_deployment_is_not_blamed_for_old_pods(cluster, hook):
+    crashing = m.deployment("web", cluster.images["crashloop"], replicas=2,
+                            container={"command": ["sh", "-c", "exit 1"]})
+    assert hook.run(m.dump(crashing), timeout=300).status != 0
+    # The old ReplicaSet's pods still crash while the new ones start: only
+    # the new ones count.
+    fixed = hook.run(m.dump(m.deployment("web", cluster.images["slow-start"], replicas=2)),
+                     action="UPDATE", timeout=300)
+    assert fixed.status == 0, fixed
+    assert "ready (2/2 available)" in fixed.stdout

@@ -107,3 +107,27 @@ def test_concurrency_is_bounded(cluster, hook, fake):
     in_flight = max(sum(1 for o in patches if o.started <= p.started < o.started + o.duration)
                     for p in patches)
     assert 2 <= in_flight <= 3, in_flight
+
+
+def test_expired_watch_version_lists_again(cluster, hook, fake):
+    # The hook's watches are dropped and cannot come back while the cluster
+    # moves on and forgets its history: resuming from the old
+    # resourceVersion gets 410 Gone, so the hook lists again.
+    def disconnect_while_history_expires():
+        blocked = fake.faults.add("cut_watch", verb="watch", resource="deployments", after_events=0)
+        fake.restart(keep_state=True)
+        bystander = m.deployment("bystander", cluster.images["ok"])
+        bystander["metadata"]["namespace"] = hook.namespace
+        cluster.create(bystander)
+        fake.compact()
+        blocked.remove()
+
+    fake.requests.clear()
+    timer = threading.Timer(1.0, disconnect_while_history_expires)
+    timer.start()
+    try:
+        run = hook.run(_app(cluster, "slow-start"))
+    finally:
+        timer.join()
+    assert run.status == 0, run
+    assert len(fake.requests.matching(verb="list", resource="deployments")) >= 2
