@@ -52,7 +52,7 @@ def tool(name):
 class Node:
     """Directories and environment of one simulated node."""
 
-    def __init__(self, base, heat, hook=HOOK, env=None):
+    def __init__(self, base, heat, hook=HOOK, env=None, extra_scripts=()):
         self.base = str(base)
         self.heat = heat
         agents = sdists.heat_agents()
@@ -79,6 +79,7 @@ class Node:
         self.deployed = os.path.join(self.base, "deployed")
         self.orc = sub("os-refresh-config")
         configure_d = sub("os-refresh-config", "configure.d")
+        self.configure_d_scripts += list(extra_scripts)
         for script in self.configure_d_scripts:
             os.symlink(script, os.path.join(configure_d, os.path.basename(script)))
         os.symlink(hook, os.path.join(self.hooks, "kubectl"))
