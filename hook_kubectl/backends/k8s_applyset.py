@@ -120,7 +120,7 @@ def mark_member(obj: dict, deployment, parent: Parent) -> dict:
     return obj
 
 
-def owner_conflict(live: dict, parent: Parent, adopt_unmarked: bool):
+def owner_conflict(live: dict, parent: Parent, adopt_unmarked: bool, identity_key: str = None):
     """Why this deployment must not take over a live object, or None."""
     meta = live.get("metadata") or {}
     labels = meta.get("labels") or {}
@@ -128,6 +128,9 @@ def owner_conflict(live: dict, parent: Parent, adopt_unmarked: bool):
     part_of = labels.get(PART_OF_LABEL)
     if part_of == parent.id:
         return None
+    if identity_key and labels.get(f"{LABEL_PREFIX}/deployment") == identity_key \
+            and labels.get(MANAGED_BY_LABEL) == MANAGED_BY:
+        return None  # ours, from when the parent lived elsewhere (options.namespace changed)
     if part_of:
         stack = annotations.get(f"{LABEL_PREFIX}/stack-id")
         resource = annotations.get(f"{LABEL_PREFIX}/resource-name")

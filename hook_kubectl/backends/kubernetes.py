@@ -416,7 +416,8 @@ class KubernetesBackend(Backend):
             item.live = conn.get(item.resource, item.name, item.namespace)
             if item.live is None:
                 return None
-            why = applyset.owner_conflict(item.live, parent, self.options["force_conflicts"])
+            why = applyset.owner_conflict(item.live, parent, self.options["force_conflicts"],
+                                          self.deployment.identity.key)
             return (item, why) if why else None
 
         return [found for found in self._pool(check, items) if found]

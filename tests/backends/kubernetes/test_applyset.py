@@ -63,3 +63,13 @@ def test_owner_conflicts():
     bare = {"metadata": {"name": "x"}}
     assert "force_conflicts" in applyset.owner_conflict(bare, parent, False)
     assert applyset.owner_conflict(bare, parent, True) is None
+
+
+def test_own_object_from_a_former_parent_is_not_a_conflict():
+    dep = _deployment()
+    old_parent = applyset.Parent.for_deployment(dep, "old-namespace")
+    new_parent = applyset.Parent.for_deployment(dep, "new-namespace")
+    live = applyset.mark_member({"metadata": {"name": "x"}}, dep, old_parent)
+    assert applyset.owner_conflict(live, new_parent, False, dep.identity.key) is None
+    other = _deployment(resource_name="Other")
+    assert applyset.owner_conflict(live, new_parent, False, other.identity.key)
