@@ -204,7 +204,8 @@ class PodmanBackend(Backend):
         notes, by_kind = [], {}
         for obj in objects:
             by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
-        namespaces = sorted({o["metadata"].get("namespace") for o in objects} - {None, ""})
+        namespaces = {o["metadata"].get("namespace") for o in objects}
+        namespaces = sorted((namespaces | {self.deployment.options["namespace"]}) - {None, ""})
         if namespaces:
             notes.append(
                 f"namespaces ({', '.join(namespaces)}) are not used on podman: "

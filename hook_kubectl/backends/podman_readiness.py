@@ -280,14 +280,21 @@ def evaluate(check: PodCheck, state: Optional[PodState], since: str) -> None:
             if code == 0 and restart_policy in ("Never", "OnFailure"):
                 continue  # completed, as a Kubernetes pod's container may
             why = f"exited with code {code}" + (" (OOM killed)" if st.get("OOMKilled") else "")
-            if restart_policy == "Always" or (restart_policy == "OnFailure" and code):
+            if restart_policy == "Always" and code == 0:
+                why += (f" but must keep running (restartPolicy Always; restarted {restarts} "
+                        "times so far): does its command stay in the foreground?")
+            elif restart_policy == "Always" or (restart_policy == "OnFailure" and code):
                 why += f" (restartPolicy {restart_policy}; restarted {restarts} times so far)"
             _fail(check, name, cid, why)
             return
         if restarts >= RESTART_LIMIT:
             code = last_exit_code(cid, since)
-            _fail(check, name, cid, f"keeps restarting: restarted {restarts} times, "
-                  f"last exit code {'unknown' if code is None else code}")
+            why = (f"keeps restarting: restarted {restarts} times, "
+                   f"last exit code {'unknown' if code is None else code}")
+            if code == 0 and restart_policy == "Always":
+                why += (": it must keep running (restartPolicy Always): "
+                        "does its command stay in the foreground?")
+            _fail(check, name, cid, why)
             return
         if status != "running":
             waiting.append(f"container {name} is {status or 'not started'}")

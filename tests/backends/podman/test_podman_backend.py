@@ -451,3 +451,16 @@ def test_a_failing_job_fails_the_deployment(deployer, suffix):
     assert result["deploy_status_code"] == 1
     assert f"job/bad-{suffix}: container step exited with code 2" in result["deploy_stderr"]
     assert "no database" in result["deploy_stderr"]
+
+
+def test_a_container_whose_command_ends_is_told_to_stay_in_the_foreground(deployer, suffix):
+    web = deployer()
+    result = web.run(dump(pod(f"brief-{suffix}", "echo started and left")), options={"namespace": "demo"})
+    assert result["deploy_status_code"] == 1
+    # Seen exited, or running again after RESTART_LIMIT restarts: both say why.
+    assert re.search(rf"pod/brief-{suffix}: container main (exited with code 0 but must keep "
+                     r"running|keeps restarting: restarted \d+ times, last exit code 0)",
+                     result["deploy_stderr"]), result["deploy_stderr"]
+    assert "does its command stay in the foreground?" in result["deploy_stderr"]
+    assert "started and left" in result["deploy_stderr"]
+    assert "namespaces (demo) are not used on podman" in result["deploy_stdout"]
