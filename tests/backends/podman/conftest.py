@@ -54,6 +54,7 @@ class Deployer:
             config_id=config_id or str(uuid.uuid4()))
         self.ran = True
         result, stderr, code = run_hook(deployment, self.env)
+        self.last_stderr = stderr
         assert (code == 0) == (result["deploy_status_code"] == 0), (result, stderr)
         return result
 

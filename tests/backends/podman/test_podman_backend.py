@@ -327,6 +327,7 @@ def test_secret_values_reach_containers_but_never_the_result(deployer, suffix, h
     assert failed["deploy_status_code"] == 1
     assert "password is <redacted>" in failed["deploy_stderr"]
     assert SECRET not in json.dumps(failed)
+    assert SECRET not in web.last_stderr
 
 
 def test_kinds_it_cannot_run_are_refused_before_anything_runs(deployer, suffix):
@@ -464,3 +465,21 @@ def test_a_container_whose_command_ends_is_told_to_stay_in_the_foreground(deploy
     assert "does its command stay in the foreground?" in result["deploy_stderr"]
     assert "started and left" in result["deploy_stderr"]
     assert "namespaces (demo) are not used on podman" in result["deploy_stdout"]
+
+
+def test_volume_not_made_by_the_hook_is_a_conflict(deployer, suffix, hook_env):
+    web = deployer()
+    name = f"foreign-vol-{suffix}"
+    podman("volume", "create", name, env=hook_env, check=True)
+    try:
+        claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+                 "spec": {"accessModes": ["ReadWriteOnce"]}}
+        result = web.run(dump(claim, pod(f"user-{suffix}", "exec sleep 600")))
+        assert result["deploy_status_code"] == 1
+        assert (f"PersistentVolumeClaim/{name}: a podman volume named {name} already exists and "
+                "was not created by heat-config-kubectl") in result["deploy_stderr"]
+        assert web.pods() == []
+        assert web.run(action="DELETE", options={"delete_volumes": True})["deploy_status_code"] == 0
+        assert podman("volume", "exists", name, env=hook_env).returncode == 0
+    finally:
+        podman("volume", "rm", "--force", name, env=hook_env)
