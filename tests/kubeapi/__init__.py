@@ -294,14 +294,21 @@ class KubeAPI:
         raise LookupError(f"no resource {plural} in group {group!r}")
 
     def wait_for(self, predicate, timeout=10.0, interval=0.02, message="condition"):
-        """Poll predicate() until it returns something truthy; return it or raise TimeoutError."""
+        """Poll predicate() until it returns something truthy; return it or raise TimeoutError.
+        A KeyError/TypeError/IndexError from the predicate (a field not there yet) counts as
+        not yet."""
         deadline = time.time() + timeout
+        last_error = None
         while True:
-            value = predicate()
+            try:
+                value = predicate()
+            except (KeyError, TypeError, IndexError) as exc:
+                value, last_error = None, exc
             if value:
                 return value
             if time.time() > deadline:
-                raise TimeoutError(f"timed out after {timeout}s waiting for {message}")
+                detail = f" (last error: {last_error!r})" if last_error else ""
+                raise TimeoutError(f"timed out after {timeout}s waiting for {message}{detail}")
             time.sleep(interval)
 
     # -- bootstrap -------------------------------------------------------------------------------

@@ -74,6 +74,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- plumbing ------------------------------------------------------------------------
     def _send(self, code, body, content_type="application/json", headers=None, drop=False):
         data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+        self.record.code = -1 if drop else code      # before the client can see the answer
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Cache-Control", "no-cache, private")
@@ -87,7 +88,6 @@ class Handler(BaseHTTPRequestHandler):
             self._abort()
             return
         self.wfile.write(data)
-        self.record.code = code
 
     def _abort(self):
         self.close_connection = True
@@ -405,8 +405,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Cache-Control", "no-cache, private")
         self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
         self.record.code = 200
+        self.end_headers()
         self.close_connection = True
         sent = 0
 

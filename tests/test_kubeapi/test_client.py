@@ -251,13 +251,18 @@ def test_patch_types_and_dry_run(client, api):
     apps.patch_namespaced_deployment("web", "default", [{"op": "replace", "path": "/spec/replicas", "value": 4}])
     assert apps.read_namespaced_deployment("web", "default").spec.replicas == 4
     # dry run changes nothing
-    before = apps.read_namespaced_deployment("web", "default").metadata.resource_version
     dry = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 9}}, dry_run="All")
     assert dry.spec.replicas == 9
-    after = apps.read_namespaced_deployment("web", "default")
-    assert after.spec.replicas == 4 and after.metadata.resource_version == before
-    k8s.CoreV1Api(client).create_namespaced_config_map("default", {"metadata": {"name": "dry"}}, dry_run="All")
+    assert apps.read_namespaced_deployment("web", "default").spec.replicas == 4
+    core = k8s.CoreV1Api(client)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "dry"}}, dry_run="All")
     assert api.get("configmaps", "dry", "default") is None
+    before = core.create_namespaced_config_map("default", {"metadata": {"name": "wet"}}).metadata.resource_version
+    assert core.patch_namespaced_config_map("wet", "default", {"data": {"a": "1"}}, dry_run="All").data == {"a": "1"}
+    after = core.read_namespaced_config_map("wet", "default")
+    assert after.data is None and after.metadata.resource_version == before
+    core.delete_namespaced_config_map("wet", "default", dry_run="All")
+    assert api.get("configmaps", "wet", "default") is not None
 
 
 def test_crd_custom_objects_api(client, api):

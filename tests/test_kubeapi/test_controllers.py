@@ -74,13 +74,13 @@ def test_deployment_status_has_every_field_kstatus_reads(api, apis):
     d = api.wait_for(lambda: (lambda o: o if o["status"]["observedGeneration"] == 2 and
                               o["status"]["replicas"] == 1 else None)(api.get("deployments", "web", "default")),
                      message="scaled down")
-    assert len(pods_of(api, "web-")) == 1
+    api.wait_for(lambda: len(pods_of(api, "web-")) == 1, message="surplus pods terminated")
 
 
 def test_progress_deadline_exceeded(api, apis):
     apis["apps"].create_namespaced_deployment("default", workload(
         "Deployment", "stuck", image="example/app:pull-error", progressDeadlineSeconds=1))
-    d = api.wait_for(lambda: (lambda o: o if condition(o, "Progressing")["status"] == "False" else None)(
+    d = api.wait_for(lambda: (lambda o: o if (condition(o, "Progressing") or {}).get("status") == "False" else None)(
         api.get("deployments", "stuck", "default")), timeout=10, message="deadline")
     cond = condition(d, "Progressing")
     assert cond["reason"] == "ProgressDeadlineExceeded"
