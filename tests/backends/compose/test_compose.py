@@ -306,7 +306,8 @@ def test_env_files_from_inputs_and_secrets_stay_out_of_the_result(new_project):
     assert password not in whole and token not in whole
     assert "DB_PASSWORD=<redacted>" in result["deploy_stderr"]
     directory = os.path.join(project.workdir, "compose", project.project)
-    assert sorted(os.listdir(directory)) == ["app_env", "db_env", "docker-compose.yml"]
+    assert sorted(os.listdir(directory)) == [
+        ".heat-env-files.json", "app_env", "db_env", "docker-compose.yml"]
     assert stat.S_IMODE(os.stat(os.path.join(directory, "db_env")).st_mode) == 0o600
 
 
@@ -475,3 +476,45 @@ def test_one_shot_dependency_that_completes_is_success(new_project):
     assert "service/migrate: created, ready" in result["deploy_stdout"]
     assert "hello from" in http_get(port)
     assert services_of(project, "exited") == ["migrate"]
+
+
+def test_heat_agents_env_files_input_and_stale_env_files_removed(new_project):
+    """The heat-agents docker-compose hook's `env_files` input (a list of
+    {file_name, content}, str()ed by 55-heat-config) keeps working."""
+    project = new_project()
+    port = free_port()
+    bundle = [{"file_name": "./common.env", "content": "COMMON=shared-value\n"},
+              {"file_name": "apps/web.env", "content": "WEB_SECRET=web-only-secret\n"}]
+    compose = {"services": {"web": {
+        "image": project.image, "env_file": ["./common.env", "apps/web.env"],
+        "ports": [f"127.0.0.1:{port}:8080"], "stop_grace_period": "1s",
+        "command": ["sh", "-c", "env > /var/www/env.txt; exec httpd -f -p 8080 -h /var/www"]}}}
+    inputs = [{"name": "env_files", "type": "String", "value": repr(bundle)}]
+    result, stderr, _ = project.run(compose, inputs=inputs)
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    env = http_get(port, "/env.txt")
+    assert "COMMON=shared-value" in env and "WEB_SECRET=web-only-secret" in env
+    directory = os.path.join(project.workdir, "compose", project.project)
+    assert os.path.isfile(os.path.join(directory, "apps", "web.env"))
+    assert stat.S_IMODE(os.stat(os.path.join(directory, "apps")).st_mode) == 0o700
+    # A file the containers wrote into the project directory is not the hook's.
+    with open(os.path.join(directory, "data.txt"), "w") as other:
+        other.write("kept")
+    # UPDATE without apps/web.env: the hook removes the env file it wrote.
+    compose["services"]["web"]["env_file"] = ["./common.env"]
+    result, stderr, _ = project.run(compose, action="UPDATE", inputs=inputs, config_id="cfg-2")
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    assert not os.path.exists(os.path.join(directory, "apps", "web.env"))
+    assert os.path.isfile(os.path.join(directory, "common.env"))
+    assert os.path.isfile(os.path.join(directory, "data.txt"))
+    assert "WEB_SECRET" not in http_get(port, "/env.txt")
+
+
+def test_env_files_input_outside_the_project_is_refused(new_project):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image, env_file="../x.env")}}
+    inputs = [{"name": "env_files", "type": "Json",
+               "value": [{"file_name": "../x.env", "content": "A=1"}]}]
+    result, _, _ = project.run(compose, inputs=inputs)
+    assert result["deploy_status_code"] == 1
+    assert "input env_files: '../x.env' is not a relative file name" in result["deploy_stderr"]
