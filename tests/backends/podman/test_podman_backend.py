@@ -483,3 +483,13 @@ def test_volume_not_made_by_the_hook_is_a_conflict(deployer, suffix, hook_env):
         assert podman("volume", "exists", name, env=hook_env).returncode == 0
     finally:
         podman("volume", "rm", "--force", name, env=hook_env)
+
+
+def test_wait_false_returns_once_played(deployer, suffix):
+    web = deployer()
+    result = web.run(dump(pod(f"nowait-{suffix}", "exec sleep 600",
+                              probe={"exec": {"command": ["test", "-f", "/never"]}})),
+                     options={"wait": False, "timeout": 60})
+    assert result["deploy_status_code"] == 0, result
+    assert "options.wait is false: readiness was not checked" in result["deploy_stdout"]
+    assert web.pod(f"nowait-{suffix}")["Status"] == "Running"
