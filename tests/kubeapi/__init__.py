@@ -133,6 +133,7 @@ class KubeAPI:
         self.authenticator = Authenticator()
         self.stopping = threading.Event()
         self.server_errors = []      # tracebacks of requests the server failed on (500s)
+        self.pod_logs = {}           # (namespace, pod, container) -> text for kubectl logs
         self._sockets = set()
         self._sockets_lock = threading.Lock()
         self._server = None
@@ -280,6 +281,43 @@ class KubeAPI:
         with self.cluster.lock:
             import copy
             return copy.deepcopy(self.cluster.store.list(res.key, namespace if res.namespaced else None))
+
+    def pod_log(self, namespace, name, container=None, tail=None):
+        """The text GET .../pods/NAME/log answers (kubectl logs). Tests may set
+        api.pod_logs[(namespace, pod, container)] = "text"; otherwise a few lines saying
+        what the container did. Waiting containers answer 400 as the kubelet does."""
+        from . import errors
+        res = self._resource("", "pods")
+        pod = self.cluster.get(res, namespace, name)
+        containers = [c["name"] for c in pod["spec"].get("containers") or []]
+        if container is None:
+            if len(containers) > 1:
+                raise errors.bad_request(f"a container name must be specified for pod {name}, choose "
+                                         f"one of: [{' '.join(containers)}]")
+            container = containers[0]
+        if container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {name}")
+        status = next((c for c in pod.get("status", {}).get("containerStatuses") or []
+                       if c["name"] == container), {})
+        waiting = (status.get("state") or {}).get("waiting")
+        if not status or (waiting and not status.get("restartCount")):
+            reason = (waiting or {}).get("reason", "ContainerCreating")
+            why = "trying and failing to pull image" if reason == "ErrImagePull" else \
+                "image can't be pulled" if reason == "ImagePullBackOff" else reason
+            raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {why}')
+        text = self.pod_logs.get((namespace, name, container))
+        if text is None:
+            image = next(c["image"] for c in pod["spec"]["containers"] if c["name"] == container)
+            lines = [f"{container}: started (image {image})"]
+            if "crashloop" in image or "job-fail" in image:
+                lines.append(f"{container}: fatal: exiting with status 1")
+            elif "terminated" in (status.get("state") or {}):
+                lines.append(f"{container}: done")
+            text = "\n".join(lines) + "\n"
+        if tail not in (None, ""):
+            kept = text.splitlines(True)[-int(tail):] if int(tail) > 0 else []
+            text = "".join(kept)
+        return text
 
     def events(self, namespace=None, name=None, reason=None):
         """v1 Events, optionally about one object name and/or with one reason."""

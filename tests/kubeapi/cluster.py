@@ -13,11 +13,16 @@ import uuid
 
 import yaml
 
-from . import admission, errors, merge
+from . import admission, errors, events, merge
 from .resources import Registry
 from .storage import Store
 
 CONTROLLER_MANAGER = "kube-controller-manager"
+# Built-in kinds whose objects have no metadata.generation on a real server.
+NO_GENERATION = {"ConfigMap", "Secret", "Namespace", "Node", "Event", "Service", "ServiceAccount",
+                 "Endpoints", "Lease", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
+                 "StorageClass", "PersistentVolume", "PersistentVolumeClaim", "LimitRange",
+                 "ResourceQuota", "ControllerRevision"}
 _SUFFIX = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -193,6 +198,8 @@ class Cluster:
 
     def _output(self, res, obj):
         """A copy of a stored object as served in res's version."""
+        if res.group == events.EVENTS_GROUP:
+            return copy.deepcopy(events.to_events_v1(obj))
         out = copy.deepcopy(obj)
         out["apiVersion"] = res.api_version
         out["kind"] = res.kind
@@ -204,6 +211,10 @@ class Cluster:
         body.setdefault("metadata", {})
         if not isinstance(body["metadata"], dict):
             raise errors.bad_request("metadata must be an object")
+        if res.group == events.EVENTS_GROUP:
+            converted = events.to_core(body)
+            body.clear()
+            body.update(converted, apiVersion=res.api_version, kind=res.kind)
         meta = body["metadata"]
         if body.get("kind") and body["kind"] != res.kind:
             raise errors.bad_request(f"the API version in the data ({body.get('apiVersion')}) "
@@ -222,7 +233,7 @@ class Cluster:
                 raise errors.bad_request("the name of the object "
                                          f"({meta['name']}) does not match the name on the URL ({name})")
             meta["name"] = name
-        body["apiVersion"] = res.api_version
+        body["apiVersion"] = res.api_version if res.group != events.EVENTS_GROUP else "v1"
         body["kind"] = res.kind
 
     def _validate(self, res, obj):
@@ -345,7 +356,8 @@ class Cluster:
                 meta.pop(field, None)
             meta["uid"] = str(uuid.uuid4())
             meta["creationTimestamp"] = now_iso()
-            meta["generation"] = 1
+            if not (res.builtin and res.kind in NO_GENERATION):
+                meta["generation"] = 1
             self._validate(res, body)
             if res.builtin:
                 self._admit_new(res, body)
@@ -422,7 +434,7 @@ class Cluster:
 
     def _finish_update(self, res, old, new, dry_run):
         normalize_meta(new)
-        if self._spec_changed(old, new):
+        if "generation" in old["metadata"] and self._spec_changed(old, new):
             new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
         meta = new["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and \

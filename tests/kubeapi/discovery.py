@@ -85,7 +85,8 @@ def resource_list(registry, group, version):
         out.append(entry)
         for sub in res.subresources:
             sub_entry = {"name": f"{res.plural}/{sub}", "singularName": "",
-                         "namespaced": res.namespaced, "kind": res.kind, "verbs": SUB_VERBS}
+                         "namespaced": res.namespaced, "kind": res.kind,
+                         "verbs": ["get"] if sub == "log" else SUB_VERBS}
             if sub == "scale":
                 sub_entry.update(group="autoscaling", version="v1", kind="Scale")
             out.append(sub_entry)
@@ -106,7 +107,8 @@ def _discovery_resource(res):
     for sub in res.subresources:
         kind = {"group": "autoscaling", "version": "v1", "kind": "Scale"} if sub == "scale" else \
             {"group": res.group, "version": res.version, "kind": res.kind}
-        subs.append({"subresource": sub, "responseKind": kind, "verbs": SUB_VERBS})
+        subs.append({"subresource": sub, "responseKind": kind,
+                     "verbs": ["get"] if sub == "log" else SUB_VERBS})
     if subs:
         entry["subresources"] = subs
     return entry
@@ -205,6 +207,8 @@ def openapi_v3_document(registry, group, version):
                        "parameters": [_param("name", "path", True)] +
                        ([_param("namespace", "path", True)] if res.namespaced else [])}
         for sub in res.subresources:
+            if sub == "log":
+                continue
             paths[item + "/" + sub] = {"get": _op(res, "get"), "put": _op(res, "put", write),
                                        "patch": _op(res, "patch", write + ("force",))}
             if sub == "scale":

@@ -50,7 +50,7 @@ def _r(group, version, kind, plural, namespaced=True, short=(), cats=(), sub=(),
 NS_VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 BUILTIN = [
-    _r("", "v1", "Pod", "pods", short=["po"], cats=["all"], sub=["status"]),
+    _r("", "v1", "Pod", "pods", short=["po"], cats=["all"], sub=["status", "log"]),
     _r("", "v1", "Service", "services", short=["svc"], cats=["all"], sub=["status"]),
     _r("", "v1", "ConfigMap", "configmaps", short=["cm"]),
     _r("", "v1", "Secret", "secrets"),

@@ -9,7 +9,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import auth as authmod
-from . import discovery, errors, protobuf
+from . import discovery, errors, protobuf, tables
 from .cluster import DeleteOptions, parse_body, parse_label_selector, parse_field_selector, \
     labels_match, fields_match
 from .faults import RequestRecord
@@ -231,17 +231,34 @@ class Handler(BaseHTTPRequestHandler):
         dry_run = self.query.get("dryRun") == "All"
         manager = self.query.get("fieldManager") or \
             (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        if info.subresource == "log":
+            if method != "GET":
+                raise errors.method_not_allowed()
+            return self._respond(200, api.pod_log(ns, info.name, self.query.get("container"),
+                                                  self.query.get("tailLines")).encode(),
+                                 "text/plain")
         if info.subresource == "scale":
             return self._scale(api, method, res, ns, info.name, body, manager, dry_run)
         sub = "status" if info.subresource in ("status", "finalize") else None
         if method == "GET":
-            if info.name:
-                return self._respond(200, cluster.get(res, ns, info.name))
             if info.verb == "watch":
                 return self._watch(api, res, ns)
-            return self._respond(200, cluster.list(
-                res, ns, self.query.get("labelSelector", ""), self.query.get("fieldSelector", ""),
-                int(self.query.get("limit") or 0), self.query.get("continue")))
+            if info.name:
+                body = cluster.get(res, ns, info.name)
+                items = [body]
+            else:
+                body = cluster.list(res, ns, self.query.get("labelSelector", ""),
+                                    self.query.get("fieldSelector", ""),
+                                    int(self.query.get("limit") or 0), self.query.get("continue"))
+                items = body["items"]
+            if tables.wants_table(self.headers.get("Accept")) and not info.subresource:
+                table = tables.table(res, items, self._printer_columns(api, res),
+                                     self.query.get("includeObject", "Metadata"),
+                                     body["metadata"].get("resourceVersion", ""))
+                if body["metadata"].get("continue"):
+                    table["metadata"]["continue"] = body["metadata"]["continue"]
+                return self._respond(200, table, tables.TABLE_TYPE)
+            return self._respond(200, body)
         if method == "POST":
             if info.name:
                 raise errors.method_not_allowed()
@@ -279,6 +296,18 @@ class Handler(BaseHTTPRequestHandler):
                                                self.query.get("fieldSelector", ""), options)
             return self._respond(200, listed)
         raise errors.method_not_allowed()
+
+    @staticmethod
+    def _printer_columns(api, res):
+        if res.builtin:
+            return None
+        for name, resources in api.cluster.registry.custom_names().items():
+            if res in resources:
+                crd = api.cluster.store.peek(("apiextensions.k8s.io", "customresourcedefinitions"), "", name)
+                for version in (crd or {}).get("spec", {}).get("versions") or []:
+                    if version.get("name") == res.version:
+                        return version.get("additionalPrinterColumns")
+        return None
 
     def _decode(self, body):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()

@@ -234,3 +234,46 @@ def test_auth_token_cert_401_and_403(kubectl, api):
     cert = api.kubeconfig(user="carol", auth="cert", groups=["system:masters"])
     kubectl.ok("create", "configmap", "from-cert", kubeconfig=cert)
     assert [r.user for r in api.requests.matching(verb="create", resource="configmaps")] == ["carol"]
+
+
+def test_get_prints_the_server_side_columns(kubectl, api, tmp_path):
+    kubectl.ok("apply", "--server-side", "-f", write(tmp_path, "d.yaml", deployment(replicas=2)))
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    lines = kubectl.ok("get", "deployment", "web").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+    assert lines[1].split()[:4] == ["web", "2/2", "2", "2"]
+    wide = kubectl.ok("get", "pods", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[:6] == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP"]
+    assert all(line.split()[1:3] == ["1/1", "Running"] for line in wide[1:]) and len(wide) == 3
+    kubectl.ok("run", "broken", "--image=example/app:pull-error", "--restart=Never")
+    api.wait_for(lambda: "ImagePullBackOff" in kubectl.ok("get", "pod", "broken").stdout,
+                 message="STATUS column shows ImagePullBackOff")
+    svc = kubectl.ok("get", "service", "kubernetes").stdout.splitlines()
+    assert svc[0].split() == ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]
+    assert svc[1].split()[:5] == ["kubernetes", "ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
+    nodes = kubectl.ok("get", "nodes").stdout.splitlines()
+    assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert nodes[1].split()[:3] == ["node-1", "Ready", "control-plane"]
+
+
+def test_logs_and_events_through_both_apis(kubectl, api):
+    kubectl.ok("run", "crash", "--image=example/crashloop", "--restart=Always")
+    kubectl.ok("run", "pull", "--image=example/pull-error", "--restart=Never")
+    api.wait_for(lambda: (api.get("pods", "crash", "default")["status"]["containerStatuses"][0]
+                          .get("restartCount", 0) >= 1), message="a crash")
+    logs = kubectl.ok("logs", "crash").stdout
+    assert "fatal: exiting with status 1" in logs
+    api.pod_logs[("default", "crash", "crash")] = "line 1\nline 2\nline 3\n"
+    assert kubectl.ok("logs", "crash", "--tail=2").stdout == "line 2\nline 3\n"
+    api.wait_for(lambda: api.events("default", "pull", "Failed"), message="pull failure event")
+    waiting = kubectl("logs", "pull")
+    assert waiting.returncode == 1
+    assert 'container "pull" in pod "pull" is waiting to start' in waiting.stderr
+    core = json.loads(kubectl.ok("get", "events", "--field-selector=involvedObject.name=pull,reason=Failed",
+                                 "-o", "json").stdout)["items"]
+    assert core and all(e["involvedObject"]["name"] == "pull" and e["type"] == "Warning" for e in core)
+    new_api = json.loads(kubectl.ok("get", "events.events.k8s.io", "-o", "json").stdout)["items"]
+    failed = [e for e in new_api if e["reason"] == "Failed" and e["regarding"]["name"] == "pull"]
+    assert failed and failed[0]["apiVersion"] == "events.k8s.io/v1" and "note" in failed[0]
+    described = kubectl.ok("describe", "pod", "crash").stdout
+    assert "Back-off restarting failed container" in described
