@@ -19,7 +19,10 @@ def explain(connection, not_ready: list, related) -> list:
     lines = []
     events_by_namespace = {}
     for ref, live, verdict in not_ready[:MAX_OBJECTS]:
-        lines.append(f"{ref}: {verdict.state}: {verdict.reason or 'not ready'}")
+        if verdict.failed:  # its reason already leads deploy_stderr
+            lines.append(f"{ref}: failed")
+        else:
+            lines.append(f"{ref}: {verdict.state}: {verdict.reason or 'not ready'}")
         if live is None:
             continue
         try:

@@ -171,8 +171,8 @@ def generic(obj: dict, related) -> Status:
 
 def deployment(obj: dict, related) -> Status:
     pending = _generation_pending(obj)
-    if pending:
-        return _with_pods(obj, related, pending)
+    if pending:  # which pods are current is not known yet: old ones may crash
+        return pending
     progressing = condition(obj, "Progressing")
     if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
         return Status(FAILED, _explain(progressing))
@@ -194,8 +194,8 @@ def deployment(obj: dict, related) -> Status:
 
 def replica_set(obj: dict, related) -> Status:
     pending = _generation_pending(obj)
-    if pending:
-        return _with_pods(obj, related, pending)
+    if pending:  # which pods are current is not known yet: old ones may crash
+        return pending
     want = _int(_spec(obj).get("replicas"), 1)
     st = _status(obj)
     ready = _int(st.get("readyReplicas"))
@@ -210,8 +210,8 @@ def replica_set(obj: dict, related) -> Status:
 
 def stateful_set(obj: dict, related) -> Status:
     pending = _generation_pending(obj)
-    if pending:
-        return _with_pods(obj, related, pending)
+    if pending:  # which pods are current is not known yet: old ones may crash
+        return pending
     spec, st = _spec(obj), _status(obj)
     want = _int(spec.get("replicas"), 1)
     ready = _int(st.get("readyReplicas"))
@@ -230,8 +230,8 @@ def stateful_set(obj: dict, related) -> Status:
 
 def daemon_set(obj: dict, related) -> Status:
     pending = _generation_pending(obj)
-    if pending:
-        return _with_pods(obj, related, pending)
+    if pending:  # which pods are current is not known yet: old ones may crash
+        return pending
     st = _status(obj)
     if "desiredNumberScheduled" not in st:
         return Status(IN_PROGRESS, "controller has not reported yet")

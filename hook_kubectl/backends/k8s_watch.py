@@ -184,10 +184,15 @@ class Related(readiness.NoRelated):
         pods = self.cache.items(WatchCache.key(self.pod_resource, namespace))
         owners = {meta.get("uid")}
         if obj.get("kind") == "Deployment" and self.replica_set_resource is not None:
-            owners = self._newest_replica_sets(obj)
+            owners = self._current_replica_sets(obj)
         mine = [p for p in pods if owners & {o.get("uid") for o in
                                              (p.get("metadata") or {}).get("ownerReferences") or []}]
-        if mine:
+        revision = (obj.get("status") or {}).get("updateRevision")
+        if obj.get("kind") == "StatefulSet" and revision:
+            # Pods of the revision being rolled out; old ones may still crash.
+            mine = [p for p in mine if ((p.get("metadata") or {}).get("labels") or {}).get(
+                "controller-revision-hash") == revision]
+        if mine or owners != {meta.get("uid")}:
             return mine
         selector = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels")
         if not selector:
@@ -196,21 +201,24 @@ class Related(readiness.NoRelated):
                 if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v
                        for k, v in selector.items())]
 
-    def _newest_replica_sets(self, deployment: dict) -> set:
+    def _current_replica_sets(self, deployment: dict) -> set:
+        """UIDs of the ReplicaSets of the Deployment's current revision: its
+        old ReplicaSets' pods may still crash while the new ones come up."""
         meta = deployment.get("metadata") or {}
         sets = [rs for rs in self.cache.items(WatchCache.key(self.replica_set_resource, meta.get("namespace")))
                 if meta.get("uid") in {o.get("uid") for o in
                                        (rs.get("metadata") or {}).get("ownerReferences") or []}]
-        if not sets:
-            return {meta.get("uid")}
 
-        def revision(rs):
-            value = ((rs.get("metadata") or {}).get("annotations") or {}).get(
-                "deployment.kubernetes.io/revision", "0")
-            return int(value) if str(value).isdigit() else 0
+        def revision(obj):
+            return ((obj.get("metadata") or {}).get("annotations") or {}).get(
+                "deployment.kubernetes.io/revision")
 
-        newest = max(revision(rs) for rs in sets)
-        return {rs["metadata"].get("uid") for rs in sets if revision(rs) == newest}
+        current = revision(deployment)
+        if current is None:  # not yet revised by its controller: newest known
+            numbers = [int(revision(rs)) for rs in sets if str(revision(rs)).isdigit()]
+            current = str(max(numbers)) if numbers else None
+        # An empty answer until the current ReplicaSet is seen: never an old one.
+        return {rs["metadata"].get("uid") for rs in sets if revision(rs) == current} or {None}
 
     def storage_class(self, name):
         connection = self.cache.connection

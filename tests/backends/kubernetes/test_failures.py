@@ -32,8 +32,10 @@ def test_failure_mode_reported_by_name_fast(cluster, hook, mode):
     print(f"{mode}: reported in {run.elapsed:.2f}s")
     assert run.status != 0
     assert run.elapsed < FAST, run
-    assert f"Deployment/web in {hook.namespace}: failed: pod web-" in run.stderr, run
-    assert reason in run.stderr.splitlines()[0], run  # the one-line reason names it
+    first = run.stderr.splitlines()[0]  # the one-line reason names object, pod and mode
+    assert first.startswith(f"Deployment/web in {hook.namespace}: pod web-"), run
+    assert reason in first, run
+    assert f"Deployment/web in {hook.namespace}: failed" in run.stderr.splitlines()[1:], run
     assert f"Deployment/web in {hook.namespace}: created, NOT READY" in run.stdout, run
     assert "timed out" not in run.stderr
 
@@ -62,7 +64,9 @@ def test_diagnostics_name_object_events_and_log(cluster, hook):
     run = hook.run(config, timeout=300)
     assert run.status != 0
     lines = run.stderr.splitlines()
-    assert any(line.startswith(f"Deployment/api in {hook.namespace}: failed: pod api-") for line in lines), run
+    assert lines[0].startswith(f"Deployment/api in {hook.namespace}: pod api-"), run
+    assert "CrashLoopBackOff" in lines[0]
+    assert f"Deployment/api in {hook.namespace}: failed" in lines, run
     # Recent Warning events of the pods, bounded.
     events = [line for line in lines if line.strip().startswith("event Warning")]
     assert events and len(events) <= 5, run

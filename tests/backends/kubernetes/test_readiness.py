@@ -69,6 +69,11 @@ CASES = [
         "phase": "Pending", "conditions": [cond("PodScheduled", "False", "Unschedulable",
                                                  "0/1 nodes are available")]})]),
      FAILED, "Unschedulable"),
+    # Right after an update the controller has not picked the new pods yet:
+    # the old ones crashing says nothing about the new spec.
+    ("deployment-update-not-observed-ignores-pods", obj("apps/v1", "Deployment", {"replicas": 1},
+                                                        {"observedGeneration": 1}, generation=2),
+     Pods([waiting_pod("CrashLoopBackOff")]), IN_PROGRESS, "generation 2"),
     ("deployment-container-creating", deploy(), Pods([waiting_pod("ContainerCreating")]), IN_PROGRESS, ""),
     ("deployment-ready-ignores-old-crash",
      deploy(updatedReplicas=2, replicas=2, availableReplicas=2), Pods([waiting_pod("CrashLoopBackOff")]),
