@@ -131,3 +131,18 @@ def test_delete_volumes_removes_stateful_set_claims(cluster, hook):
     assert f"PersistentVolumeClaim/data-db-0 in {hook.namespace}: deleted" in run.stdout
     names = [c["metadata"]["name"] for c in cluster.list("v1", "PersistentVolumeClaim", hook.namespace)]
     assert names == ["data-dbx-0"]
+
+
+def test_suspend_and_resume_a_running_job(cluster, hook):
+    config = m.dump(m.job("batch", cluster.images["slow-start"], command=["sh", "-c", "sleep 3"]))
+    assert hook.run(config, wait=False).status == 0
+    suspended = hook.run(config, action="SUSPEND")
+    assert suspended.status == 0, suspended
+    assert f"Job/batch in {hook.namespace}: stopped" in suspended.stdout
+    live = cluster.get("batch/v1", "Job", "batch", hook.namespace)
+    assert live["spec"]["suspend"] is True
+    assert not (live.get("status") or {}).get("active")
+    resumed = hook.run(config, action="RESUME")
+    assert resumed.status == 0, resumed
+    assert f"Job/batch in {hook.namespace}: started, ready (complete)" in resumed.stdout
+    assert cluster.get("batch/v1", "Job", "batch", hook.namespace)["spec"]["suspend"] is False
