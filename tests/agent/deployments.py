@@ -35,11 +35,12 @@ def transport_inputs(heat, transport, key):
     return inputs
 
 
-def deployment(heat, transport, config, *, config_id, resource_name="AppDeployment",
+def deployment(heat, transport, config, *, config_id, stack_id=STACK_ID,
+               resource_name="AppDeployment",
                action="CREATE", options=None, inputs=None, outputs=None, name=None):
     """One metadata item, as Heat writes it and 55-heat-config reads it."""
     dep = make_deployment(config, action=action, options=options, inputs=inputs,
-                          outputs=outputs, stack_id=STACK_ID,
+                          outputs=outputs, stack_id=stack_id,
                           resource_name=resource_name, config_id=config_id)
     dep["inputs"] = [i for i in dep["inputs"] if i["name"] != "deploy_signal_transport"]
     dep["inputs"] += transport_inputs(heat, transport, config_id)

@@ -6,7 +6,6 @@ every script taken from PyPI (heat-agents' from its sdist, at test time).
 """
 
 import base64
-import importlib.util
 import json
 import re
 import subprocess
@@ -16,6 +15,7 @@ import pytest
 
 from tests.agent import deployments as D
 from tests.agent.chain import Node
+from tests.agent.pods import container_command, pod_config, podman_deployment, pods_of, serve
 
 FAILING_TRANSPORTS = [t for t in D.TRANSPORTS if t != "NO_SIGNAL"]
 CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: b}\n"
@@ -195,78 +195,9 @@ def test_deploy_password_reaches_only_keystone(node, heat, transport):
 
 # --- success paths: real containers through the podman backend -------------------
 
-def _podman_backend_present():
-    return importlib.util.find_spec("hook_kubectl.backends.podman") is not None
-
-
 @pytest.fixture
-def podman_node(tmp_path, heat, heat_agents, podman_env):
-    if not _podman_backend_present():
-        pytest.skip("hook_kubectl/backends/podman.py is not in this tree")
-    return Node(tmp_path / "podman-node", heat, env=podman_env)
-
-
-def serve(version):
-    """A container command that runs until stopped and stops at once on SIGTERM."""
-    return ["sh", "-c", f"echo {version}; trap 'exit 0' TERM; while :; do sleep 1; done"]
-
-
-def pod_config(name, command):
-    return (
-        "apiVersion: v1\nkind: Pod\n"
-        f"metadata: {{name: {name}}}\n"
-        "spec:\n  containers:\n  - name: main\n"
-        "    image: localhost/heat-kubectl-busybox:test\n"
-        f"    command: {json.dumps(command)}\n")
-
-
-def pods_of(env, stack_id, resource_name):
-    """Names of the podman pods carrying this deployment's identity label."""
-    from hook_kubectl.deployment import Identity, LABEL_PREFIX
-    key = Identity(stack_id, resource_name).key
-    proc = subprocess.run(
-        ["podman", "pod", "ps", "--filter", f"label={LABEL_PREFIX}/deployment={key}",
-         "--format", "{{.Name}} {{.Status}}"],
-        env=env, capture_output=True, text=True, check=True)
-    return sorted(line.split()[0] for line in proc.stdout.splitlines() if line.strip())
-
-
-def container_command(env, pod):
-    """The command line of the pod's container `main` (kube play names it <pod>-main)."""
-    proc = subprocess.run(
-        ["podman", "container", "inspect", f"{pod}-main", "--format", "{{.Path}} {{.Args}}"],
-        env=env, capture_output=True, text=True, check=True)
-    return proc.stdout
-
-
-@pytest.fixture
-def identity(podman_env):
-    """A unique (stack id, resource name); removes its pods afterwards."""
-    stack_id = f"chain-{uuid.uuid4().hex[:8]}/{uuid.uuid4()}"
-    resource_name = "AppDeployment"
-    yield stack_id, resource_name
-    from hook_kubectl.deployment import Identity, LABEL_PREFIX
-    key = Identity(stack_id, resource_name).key
-    listed = subprocess.run(
-        ["podman", "pod", "ps", "-q", "--filter", f"label={LABEL_PREFIX}/deployment={key}"],
-        env=podman_env, capture_output=True, text=True)
-    pods = listed.stdout.split()
-    if pods:
-        subprocess.run(["podman", "pod", "rm", "-f", "-t", "0", *pods],
-                       env=podman_env, capture_output=True)
-
-
-def podman_deployment(heat, transport, identity, config_id, action="CREATE", config="",
-                      outputs=None, options=None):
-    stack_id, resource_name = identity
-    dep = D.deployment(heat, transport, config, config_id=config_id, action=action,
-                       resource_name=resource_name,
-                       options=dict({"backend": "podman", "timeout": 120}, **(options or {})),
-                       outputs=outputs)
-    for item in dep["inputs"]:
-        if item["name"] == "deploy_stack_id":
-            item["value"] = stack_id
-    return dep
+def podman_node(tmp_path, heat, heat_agents, podman_backend):
+    return Node(tmp_path / "podman-node", heat, env=podman_backend)
 
 
 def test_create_update_delete_with_real_containers(podman_node, heat, identity):

@@ -3,27 +3,24 @@ kubectl deployment that vanished from the metadata (Heat sent no DELETE) has
 what it owns removed, and only when the node asked for it."""
 
 import os
+import subprocess
 import uuid
 
 import pytest
 
 from tests.agent import deployments as D, sdists
 from tests.agent.chain import Node
-from tests.agent.test_chain import (  # noqa: F401 (fixtures)
-    identity, pod_config, podman_deployment, pods_of, run_chain, serve)
+from tests.agent.pods import pod_config, podman_deployment, pods_of, serve
+from tests.agent.test_chain import run_chain
 
 CLEANUP = os.path.join(sdists.ROOT, "elements", "heat-config-kubectl", "os-refresh-config",
                        "configure.d", "50-heat-config-kubectl-cleanup")
 
 
 @pytest.fixture
-def make_node(tmp_path, heat, heat_agents, podman_env):
-    from tests.agent.test_chain import _podman_backend_present
-    if not _podman_backend_present():
-        pytest.skip("hook_kubectl/backends/podman.py is not in this tree")
-
+def make_node(tmp_path, heat, heat_agents, podman_backend):
     def make(cleanup):
-        env = dict(podman_env, HEAT_KUBECTL_ENV_FILE=str(tmp_path / "no-env-file"))
+        env = dict(podman_backend, HEAT_KUBECTL_ENV_FILE=str(tmp_path / "no-env-file"))
         env.pop("HEAT_KUBECTL_CLEANUP", None)
         if cleanup is not None:
             env["HEAT_KUBECTL_CLEANUP"] = cleanup
@@ -89,7 +86,6 @@ def test_unreadable_metadata_cleans_nothing(make_node, heat, identity):
     # The script alone, as os-refresh-config would run it, over a broken file.
     with open(node.heat_config_path, "w") as broken:
         broken.write("{not json")
-    import subprocess
     proc = subprocess.run([CLEANUP], env=node.env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
     assert "not cleaning: cannot read" in proc.stderr
