@@ -51,6 +51,8 @@ Failure modes chosen by image name (substring of any container's image)
   "job-fail"      the container exits 1: with restartPolicy Never the pod is Failed; a Job
                   counts failures and gets Failed (BackoffLimitExceeded) past backoffLimit.
   "never-ready"   running, but Ready=False forever (a readiness probe that never passes).
+  an invalid reference (e.g. upper case in the repository: "registry.invalid/x/Bad:1")
+                  waiting InvalidImageName with the kubelet's message; InspectFailed event.
   anything else   Ready after delays.pod_start; pods of Jobs (restartPolicy Never/OnFailure)
                   run delays.job_run s and Succeed.
 
@@ -85,6 +87,11 @@ Request log
     api.requests.counts("verb")           # by one field
     api.requests.matching(verb="patch", resource="deployments")   # RequestRecord list
     api.requests.clear()
+Pod logs (GET pods/NAME/log, kubectl logs): what a `sh -c "... echo text ..."` command
+echoes, else a line saying the container started (and failed, for crashloop/job-fail
+images); set api.pod_logs[(namespace, pod, container)] = "text" to choose. A container
+still waiting to start answers 400 as the kubelet does.
+
 RequestRecord fields: method, path, query, verb, resource, subresource, namespace, name, user,
 user_agent, content_type, code (-1 for dropped), started, duration. Non-resource requests
 (discovery, /openapi, /version) have resource None.
@@ -97,6 +104,7 @@ client certificates, no RBAC objects enforced (only the per-token namespace limi
 
 import base64
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -114,6 +122,18 @@ from .faults import Faults, RequestLog
 __all__ = ["KubeAPI", "Delays"]
 
 ADMIN = "kubernetes-admin"
+
+
+_ECHO = re.compile(r"""(?:^|[;&|\n]\s*|\s)echo\s+(?:-[ne]+\s+)?("([^"]*)"|'([^']*)'|([^;&|\n]*))""")
+
+
+def _echoes(container):
+    """What a `sh -c "...echo text..."` command prints: the log a real kubelet would show."""
+    argv = list(container.get("command") or []) + list(container.get("args") or [])
+    if "-c" not in argv or argv.index("-c") + 1 >= len(argv):
+        return []
+    script = argv[argv.index("-c") + 1]
+    return [next(g for g in m.groups()[1:] if g is not None).strip() for m in _ECHO.finditer(script)]
 
 
 class KubeAPI:
@@ -307,9 +327,13 @@ class KubeAPI:
             raise errors.bad_request(f'container "{container}" in pod "{name}" is waiting to start: {why}')
         text = self.pod_logs.get((namespace, name, container))
         if text is None:
-            image = next(c["image"] for c in pod["spec"]["containers"] if c["name"] == container)
-            lines = [f"{container}: started (image {image})"]
-            if "crashloop" in image or "job-fail" in image:
+            spec = next(c for c in pod["spec"]["containers"] if c["name"] == container)
+            image = spec["image"]
+            echoed = _echoes(spec)
+            lines = echoed if echoed else [f"{container}: started (image {image})"]
+            if echoed:
+                pass
+            elif "crashloop" in image or "job-fail" in image:
                 lines.append(f"{container}: fatal: exiting with status 1")
             elif "terminated" in (status.get("state") or {}):
                 lines.append(f"{container}: done")

@@ -17,6 +17,7 @@ Pod failure modes are chosen by the image name (substring match):
 
 import copy
 import hashlib
+import re
 import heapq
 import itertools
 import threading
@@ -485,6 +486,15 @@ class Controllers:
                 cs["state"] = {"waiting": {"reason": reason, "message": message} if message
                                else {"reason": reason}}
                 ready_all = False
+            elif _invalid_image(image):
+                ready_all = False
+                message = (f'Failed to apply default image tag "{image}": couldn\'t parse image name '
+                           f'"{image}": {_invalid_image(image)}')
+                cs["state"] = {"waiting": {"reason": "InvalidImageName", "message": message}}
+                if not state.get("invalid_event"):
+                    state["invalid_event"] = True
+                    self.event(pod, K_POD, "Warning", "InspectFailed", message)
+                    self.event(pod, K_POD, "Warning", "Failed", "Error: InvalidImageName")
             elif "pull-error" in image:
                 ready_all = False
                 failed_at = state.setdefault("pull_failed", now)
@@ -1305,6 +1315,30 @@ class Controllers:
         self.cluster.controller_write(self._resource(K_NS), ns)
         if self.store.peek(K_NS, "", name) is not None and not meta.get("finalizers"):
             self.store.remove(K_NS, "", name, self.store.next_rv())
+
+
+_REFERENCE = re.compile(r"^(?:(?P<domain>[a-zA-Z0-9.-]+(?::[0-9]+)?)/)?(?P<path>[^:@]+)"
+                        r"(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?$")
+_PATH_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
+
+
+def _invalid_image(image):
+    """Why an image reference does not parse (as the kubelet says it), or None."""
+    m = _REFERENCE.match(image or "")
+    if not m or not image:
+        return "invalid reference format"
+    path = m.group("path")
+    if m.group("domain") and "." not in m.group("domain") and ":" not in m.group("domain") \
+            and m.group("domain") != "localhost":
+        path = m.group("domain") + "/" + path     # "user/app": no registry part
+    if path != path.lower():
+        return f"invalid reference format: repository name ({path}) must be lowercase"
+    if not all(_PATH_COMPONENT.match(part) for part in path.split("/")):
+        return "invalid reference format"
+    tag = m.group("tag")
+    if tag is not None and not re.match(r"^[\w][\w.-]{0,127}$", tag):
+        return "invalid reference format"
+    return None
 
 
 def _finished(job):

@@ -106,3 +106,26 @@ def unavailable(message="the server is currently unable to handle the request", 
     headers = {"Retry-After": str(int(retry_after))} if retry_after else None
     details = {"retryAfterSeconds": int(retry_after)} if retry_after else {}
     return ApiError(503, "ServiceUnavailable", message, details, headers)
+
+
+_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+            405: "MethodNotAllowed", 409: "Conflict", 410: "Expired", 413: "RequestEntityTooLarge",
+            415: "UnsupportedMediaType", 422: "Invalid", 429: "TooManyRequests",
+            500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+
+
+def injected(code, record):
+    """An injected error with the reason the API uses for that code."""
+    reason = _REASONS.get(code, "InternalError" if code >= 500 else "BadRequest")
+    what = record.resource or record.path
+    if code == 403:
+        message = (f'{what} is forbidden: User "{record.user}" cannot {record.verb} resource '
+                   f'"{record.resource}" (injected fault)')
+    elif code == 504:
+        message = "Timeout: request did not complete within the allowed duration (injected fault)"
+    else:
+        message = f"injected fault {code} for {record.verb} {what}"
+    details = {"kind": record.resource} if record.resource else {}
+    if record.name:
+        details["name"] = record.name
+    return ApiError(code, reason, message, details)

@@ -143,7 +143,7 @@ class Handler(BaseHTTPRequestHandler):
                         raise errors.unavailable(retry_after=fault.retry_after)
                     if fault.code == 500:
                         raise errors.internal()
-                    raise errors.ApiError(fault.code, "InternalError", f"injected fault {fault.code}")
+                    raise errors.injected(fault.code, self.record)
                 elif fault.action == "drop":
                     self.drop = True
                 elif fault.action == "cut_watch":
@@ -420,6 +420,9 @@ class Handler(BaseHTTPRequestHandler):
             if ns:
                 cluster._check_namespace(res, ns)
             current = store.rv
+            matching = {(o["metadata"].get("namespace", ""), o["metadata"]["name"])
+                        for o in store.list(res.key, ns)
+                        if (not labels or labels_match(labels, o)) and (not fields or fields_match(fields, o))}
             if rv_param in ("", "0") or q.get("sendInitialEvents") == "true":
                 initial = [cluster._output(res, o) for o in store.list(res.key, ns)
                            if (not labels or labels_match(labels, o))
@@ -473,11 +476,24 @@ class Handler(BaseHTTPRequestHandler):
                 for rv, event_type, _, obj in changes:
                     if ns and obj["metadata"].get("namespace") != ns:
                         continue
-                    if labels and not labels_match(labels, obj):
+                    if not (labels or fields):
+                        emit(event_type, cluster._output(res, obj))
                         continue
-                    if fields and not fields_match(fields, obj):
-                        continue
-                    emit(event_type, cluster._output(res, obj))
+                    # with a selector, an object that starts or stops matching is
+                    # ADDED or DELETED for this watch, as on a real server
+                    key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
+                    now = (not labels or labels_match(labels, obj)) and \
+                        (not fields or fields_match(fields, obj))
+                    if event_type == "DELETED":
+                        if key in matching:
+                            matching.discard(key)
+                            emit("DELETED", cluster._output(res, obj))
+                    elif now:
+                        emit(event_type if key in matching else "ADDED", cluster._output(res, obj))
+                        matching.add(key)
+                    elif key in matching:
+                        matching.discard(key)
+                        emit("DELETED", cluster._output(res, obj))
                 since = seen
                 if bookmarks and time.time() - last_bookmark >= api.bookmark_interval:
                     bookmark(since)

@@ -296,3 +296,17 @@ def test_crd_custom_objects_api(client, api):
     with pytest.raises(ApiException) as err:
         custom.list_namespaced_custom_object("example.com", "v1", "default", "gadgets")
     assert err.value.status == 404
+
+
+def test_watch_with_selector_sees_objects_enter_and_leave(client, api):
+    core = k8s.CoreV1Api(client)
+    start = core.list_namespaced_config_map("default").metadata.resource_version
+    core.create_namespaced_config_map("default", {"metadata": {"name": "m", "labels": {"team": "a"}}})
+    core.patch_namespaced_config_map("m", "default", {"metadata": {"labels": {"team": "b"}}})
+    core.patch_namespaced_config_map("m", "default", {"metadata": {"labels": {"team": "a"}}})
+    core.patch_namespaced_config_map("m", "default", {"data": {"x": "1"}})
+    core.delete_namespaced_config_map("m", "default")
+    seen = [(ev["type"], ev["object"].metadata.labels["team"]) for ev in watch.Watch().stream(
+        core.list_namespaced_config_map, "default", label_selector="team=a",
+        resource_version=start, timeout_seconds=1)]
+    assert seen == [("ADDED", "a"), ("DELETED", "b"), ("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]

@@ -328,3 +328,17 @@ def test_namespace_terminating_then_gone(api, apis):
     # new namespaces get a default ServiceAccount
     apis["core"].create_namespace({"metadata": {"name": "fresh"}})
     api.wait_for(lambda: api.get("serviceaccounts", "default", "fresh"), message="default SA")
+
+
+def test_invalid_image_name_and_logs_of_echoing_commands(api, apis):
+    apis["core"].create_namespaced_pod("default", {"metadata": {"name": "bad"},
+                                                   "spec": pod_spec("registry.invalid/app/Bad:1")})
+    spec = pod_spec("busybox", restartPolicy="Never")
+    spec["containers"][0]["command"] = ["sh", "-c", "echo cannot reach db; echo 'retrying later'; exit 1"]
+    apis["core"].create_namespaced_pod("default", {"metadata": {"name": "talk"}, "spec": spec})
+    api.wait_for(lambda: waiting_reason(api.get("pods", "bad", "default")) == "InvalidImageName", message="invalid")
+    message = container_state(api.get("pods", "bad", "default"))["state"]["waiting"]["message"]
+    assert message.endswith("invalid reference format: repository name (app/Bad) must be lowercase")
+    assert api.events("default", "bad", "InspectFailed")
+    api.wait_for(lambda: api.get("pods", "talk", "default")["status"]["phase"] == "Succeeded", message="done")
+    assert apis["core"].read_namespaced_pod_log("talk", "default") == "cannot reach db\nretrying later\n"
