@@ -385,9 +385,16 @@ class ComposeBackend(Backend):
 
         ran = self._compose(["up", "-d", "--remove-orphans"], deadline,
                             failed=failed, outcome=outcome)
-        if not ran:
-            return outcome
         after = self._by_service(self.engine.containers(self.owned()))
+        if not ran:  # still say where each service got to
+            now = time.time()
+            for service in expected:
+                found = after.get(service, [])
+                state, _ = _service_state(found, service in may_complete, now)
+                outcome.objects.append(ObjectReport(
+                    "service", service, action=_action(before.get(service), found),
+                    ready=not state, reason=state))
+            return outcome
         for service in sorted(set(before) - set(compose["services"])):
             gone = service not in after
             outcome.objects.append(ObjectReport(
@@ -397,14 +404,7 @@ class ComposeBackend(Backend):
                 outcome.error = f"service {service}: still running after --remove-orphans"
         reports = {}
         for service in expected:
-            old = set(_ids({service: before.get(service, [])}))
-            new = set(_ids({service: after.get(service, [])}))
-            if not old:
-                action = "created"
-            elif old != new:
-                action = "configured"
-            else:
-                action = "unchanged"
+            action = _action(before.get(service), after.get(service))
             reports[service] = ObjectReport("service", service, action=action)
         outcome.objects.extend(reports.values())
         if outcome.ok and self.deployment.options["wait"]:
@@ -964,6 +964,16 @@ def _number(container: dict) -> int:
         return int(labels.get("com.docker.compose.container-number", 0))
     except ValueError:
         return 0
+
+
+def _action(before: Optional[list], after: Optional[list]) -> str:
+    """What `up` did to a service, from its container ids before and after."""
+    old, new = {c["Id"] for c in before or []}, {c["Id"] for c in after or []}
+    if not new:
+        return "not created"
+    if not old:
+        return "created"
+    return "configured" if old != new else "unchanged"
 
 
 def _ids(by_service: dict) -> list:

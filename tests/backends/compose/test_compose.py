@@ -196,6 +196,7 @@ def test_missing_image_fails_fast_naming_the_service(new_project):
     assert "no such image" in result["deploy_stderr"].lower()
     assert "localhost/heat-kubectl-no-such-image:missing" in result["deploy_stderr"]
     assert "Traceback" not in result["deploy_stderr"]
+    assert "service/broken: not created, NOT READY" in result["deploy_stdout"]
     assert took < 60, f"missing image took {took:.1f}s"
 
 
