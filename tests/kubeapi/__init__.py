@@ -81,6 +81,14 @@ Faults
     api.compact()                    # forget watch history: old resourceVersions get 410
 Filters: verb, resource, namespace, name, path (substring); times=N limits the hits.
 
+A server started from the shell is controlled over HTTP (admin kubeconfig's token):
+    POST   /_kubeapi/faults   {"action": "error", "code": 503, "times": 2, "resource": "pods"}
+    DELETE /_kubeapi/faults
+    GET    /_kubeapi/requests            {"counts": [{"verb": "list", "resource": "pods", "count": 3}, ...]}
+    DELETE /_kubeapi/requests
+    POST   /_kubeapi/restart?keep_state=false
+    POST   /_kubeapi/compact
+
 Request log
 -----------
     api.requests.counts()                 # Counter({("list", "pods"): 3, ("patch", "deployments"): 1, ...})

@@ -1,5 +1,6 @@
 """Validation (422 Invalid with field causes) and defaulting of incoming objects."""
 
+import base64
 import hashlib
 import re
 
@@ -140,7 +141,13 @@ def validate(obj, resource):
             causes.append(required("spec.resources[storage]"))
     elif kind == "CustomResourceDefinition":
         causes += _validate_crd(obj)
-    elif kind in ("ConfigMap", "Secret"):
+    if kind == "Secret":
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                base64.b64decode(value or "", validate=True)
+            except (ValueError, TypeError):
+                causes.append(invalid(f"data[{key}]", "<value>", "illegal base64 data"))
+    if kind in ("ConfigMap", "Secret"):
         for section in ("data", "binaryData", "stringData"):
             for key in (obj.get(section) or {}):
                 if not re.match(r"^[-._a-zA-Z0-9]+$", key):
@@ -255,6 +262,13 @@ def default(obj, resource):
         spec.setdefault("volumeMode", "Filesystem")
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+        # stringData is write-only: the API merges it into data (base64) and drops it
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = obj.setdefault("data", {}) or {}
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj["data"] = data
 
 
 def template_hash(template):

@@ -216,6 +216,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- dispatch ------------------------------------------------------------------------
     def _dispatch(self, api, method, path, info, body, user):
+        if path.startswith("/_kubeapi/"):
+            return self._control(api, method, path, body, user)
         if info.plural is None:
             return self._non_resource(api, method, path)
         res = info.resource
@@ -224,8 +226,10 @@ class Handler(BaseHTTPRequestHandler):
         if info.subresource and info.subresource not in res.subresources and \
                 not (res.kind == "Namespace" and info.subresource == "finalize"):
             raise errors.resource_not_found()
+        if not res.namespaced and info.namespace:
+            raise errors.resource_not_found()      # e.g. /api/v1/namespaces/x/nodes
         if res.namespaced and not info.namespace and method != "GET":
-            raise errors.resource_not_found()
+            raise errors.method_not_allowed()
         cluster = api.cluster
         ns = info.namespace if res.namespaced else None
         dry_run = self.query.get("dryRun") == "All"
@@ -359,6 +363,40 @@ class Handler(BaseHTTPRequestHandler):
         obj["spec"]["replicas"] = replicas
         updated, _ = cluster.update(res, ns, name, obj, manager, dry_run, fields_subresource="scale")
         return self._respond(200, scale_of(updated))
+
+    def _control(self, api, method, path, body, user):
+        """/_kubeapi/...: faults, request log and restarts for a server in another process
+        (admin only). POST /_kubeapi/faults {"action": ..., filters..., params...};
+        DELETE /_kubeapi/faults; GET /_kubeapi/requests (counts); DELETE /_kubeapi/requests;
+        POST /_kubeapi/restart?keep_state=false; POST /_kubeapi/compact."""
+        if "system:masters" not in user.groups:
+            raise errors.forbidden(f'User "{user.name}" cannot use the test control API')
+        if path == "/_kubeapi/faults" and method == "POST":
+            spec = parse_body(body)
+            try:
+                api.faults.add(spec.pop("action"), **spec)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise errors.bad_request(f"bad fault: {exc}") from None
+            return self._respond(201, {"faults": len(api.faults._faults)})
+        if path == "/_kubeapi/faults" and method == "DELETE":
+            api.faults.clear()
+            return self._respond(200, {"faults": 0})
+        if path == "/_kubeapi/requests" and method == "GET":
+            counts = api.requests.counts()
+            return self._respond(200, {"counts": [{"verb": v, "resource": r, "count": n}
+                                                  for (v, r), n in sorted(counts.items(), key=str)]})
+        if path == "/_kubeapi/requests" and method == "DELETE":
+            api.requests.clear()
+            return self._respond(200, {})
+        if path == "/_kubeapi/compact" and method == "POST":
+            api.compact()
+            return self._respond(200, {})
+        if path == "/_kubeapi/restart" and method == "POST":
+            keep = self.query.get("keep_state", "true") != "false"
+            self._respond(202, {"restarting": True, "keep_state": keep})
+            threading.Thread(target=api.restart, kwargs={"keep_state": keep}, daemon=True).start()
+            return None
+        raise errors.resource_not_found()
 
     def _non_resource(self, api, method, path):
         if method != "GET":

@@ -310,3 +310,16 @@ def test_watch_with_selector_sees_objects_enter_and_leave(client, api):
         core.list_namespaced_config_map, "default", label_selector="team=a",
         resource_version=start, timeout_seconds=1)]
     assert seen == [("ADDED", "a"), ("DELETED", "b"), ("ADDED", "a"), ("MODIFIED", "a"), ("DELETED", "a")]
+
+
+def test_secret_string_data_is_write_only(client):
+    core = k8s.CoreV1Api(client)
+    created = core.create_namespaced_secret("default", {"metadata": {"name": "s"},
+                                                        "stringData": {"password": "pa55"}})
+    assert created.data == {"password": "cGE1NQ=="} and created.string_data is None
+    assert created.type == "Opaque"
+    core.patch_namespaced_secret("s", "default", {"stringData": {"user": "me"}})
+    assert core.read_namespaced_secret("s", "default").data == {"password": "cGE1NQ==", "user": "bWU="}
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_secret("default", {"metadata": {"name": "bad"}, "data": {"k": "not base64!"}})
+    assert err.value.status == 422

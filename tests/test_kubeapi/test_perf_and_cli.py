@@ -1,5 +1,6 @@
 """Start-up time, 1,000 objects without slowing down, and the command line."""
 
+import json
 import os
 import statistics
 import subprocess
@@ -85,3 +86,38 @@ def test_command_line_serves_until_killed(tmp_path, kubectl_path):
     bad = subprocess.run([sys.executable, "-m", "tests.kubeapi", "--kubeconfig", str(kubeconfig),
                           "--delay", "nonsense=1"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and "--delay: unknown name 'nonsense'" in bad.stderr
+
+
+def test_command_line_server_is_controlled_over_http(tmp_path, kubectl_path):
+    kubeconfig = tmp_path / "kc.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "tests.kubeapi", "--kubeconfig", str(kubeconfig)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("serving ")
+        api_client = config.new_client_from_config(config_file=str(kubeconfig))
+        core = k8s.CoreV1Api(api_client)
+
+        token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+
+        def call(method, path, body=None):
+            resp = api_client.rest_client.pool_manager.request(
+                method, api_client.configuration.host + path, body=json.dumps(body) if body else None,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            assert resp.status < 300, resp.data
+            return json.loads(resp.data)
+        call("POST", "/_kubeapi/faults", {"action": "error", "code": 500, "verb": "list",
+                                          "resource": "namespaces", "times": 1})
+        try:
+            core.list_namespace()
+            raise AssertionError("the injected 500 did not happen")
+        except k8s.ApiException as exc:
+            assert exc.status == 500
+        assert len(core.list_namespace().items) == 4
+        counts = {(c["verb"], c["resource"]): c["count"] for c in call("GET", "/_kubeapi/requests")["counts"]}
+        assert counts[("list", "namespaces")] == 2
+        out = subprocess.run([kubectl_path, "--kubeconfig", str(kubeconfig), "get", "--raw", "/_kubeapi/requests"],
+                             capture_output=True, text=True, timeout=30, env={"HOME": str(tmp_path)})
+        assert out.returncode == 0 and '"counts"' in out.stdout
+    finally:
+        proc.terminate()
+        proc.wait(10)
