@@ -2,8 +2,9 @@
 
 Objects are applied with server-side apply (field manager
 heat-config-kubectl): Namespaces and CRDs first (then the CRDs must be
-Established and discovery is refreshed), everything else concurrently with a
-bounded pool. Ownership follows the ApplySet standard (k8s_applyset): a
+Established and discovery is refreshed), then what pods use (ConfigMaps,
+Secrets, claims, ...), then workloads; each tier concurrently with a bounded
+pool. Ownership follows the ApplySet standard (k8s_applyset): a
 parent Secret per deployment identity records which group-kinds and
 namespaces hold members, members carry its id. Readiness is the per-kind
 table in k8s_readiness, evaluated from watches (k8s_watch).
@@ -34,6 +35,8 @@ NAMESPACE = ("", "Namespace")
 SUSPEND_MANAGER = "heat-config-kubectl-suspend"
 OUR_MANAGERS = (FIELD_MANAGER, SUSPEND_MANAGER)
 SCALABLE = {("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "ReplicaSet")}
+WORKLOADS = SCALABLE | {("apps", "DaemonSet"), ("batch", "Job"), ("batch", "CronJob"),
+                        ("", "Pod"), ("", "ReplicationController")}
 SUSPENDABLE = {("batch", "CronJob"), ("batch", "Job")}
 DIAGNOSE_GRACE = 15.0  # seconds to gather diagnostics after the deadline
 CONFLICT_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
@@ -71,6 +74,13 @@ class Item:
     def first(self) -> bool:
         """Applied before everything else (and deleted after it)."""
         return (self.group, self.kind) in (CRD, NAMESPACE)
+
+    @property
+    def workload(self) -> bool:
+        """Runs pods: applied after the ConfigMaps, Secrets, claims and
+        accounts its pods may need (else a pod may start before its
+        ConfigMap exists and fail fast for nothing), deleted before them."""
+        return (self.group, self.kind) in WORKLOADS
 
     @property
     def ref(self) -> str:
@@ -142,12 +152,13 @@ class KubernetesBackend(Backend):
             conflicts = self._check_owners(conn, deferred, parent)
             if conflicts:
                 return self._refused(outcome, conflicts, "only Namespaces and CRDs were applied")
-        if failed:
-            failed += [i for i in rest]
-            for item in rest:
-                item.report.reason = item.report.reason or "not applied: an earlier object failed"
-        else:
-            failed = self._apply_all(conn, rest)
+        # Then what pods need, then the workloads: each tier concurrently.
+        for tier in ([i for i in rest if not i.workload], [i for i in rest if i.workload]):
+            if failed:
+                for item in tier:
+                    item.report.reason = "not applied: an earlier object failed"
+            else:
+                failed = self._apply_all(conn, tier)
         if failed:
             outcome.ok = False
             outcome.error = "; ".join(f"{i.ref}: {i.report.reason}" for i in failed
@@ -173,8 +184,9 @@ class KubernetesBackend(Backend):
             return Outcome(notes=["nothing to delete: no objects are recorded for this deployment"])
         members = self._members(conn, parent)
         outcome = Outcome(objects=[m.report for m in members])
-        # Reverse of the apply order: workloads first, then CRDs, then Namespaces.
-        stages = [[m for m in members if not m.first],
+        # Reverse of the apply order: workloads, what they use, CRDs, Namespaces.
+        stages = [[m for m in members if m.workload],
+                  [m for m in members if not m.first and not m.workload],
                   [m for m in members if (m.group, m.kind) == CRD],
                   [m for m in members if (m.group, m.kind) == NAMESPACE]]
         claims = self._stateful_set_claims(conn, stages[0])
@@ -495,7 +507,7 @@ class KubernetesBackend(Backend):
             return []
         desired = {i.key() for i in items}
         stale = [m for m in self._members(conn, parent, previous_kinds) if m.key() not in desired]
-        stale.sort(key=lambda m: m.first)
+        stale.sort(key=lambda m: (m.first, not m.workload))
         for member in stale:
             if self._delete_one(conn, member):
                 member.report.action = "pruned"

@@ -292,3 +292,22 @@ def test_missing_namespace_is_reported_plainly(cluster, hook):
     assert run.status != 0
     assert f"{hook.namespace}-missing" in run.stderr and "not found" in run.stderr, run
     assert "internal error" not in run.stderr and "Traceback" not in run.log
+
+
+def test_apply_order_namespaces_then_what_pods_use_then_workloads(cluster, hook, fake):
+    target = hook.namespace + "-o"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": target}}
+    objects = [m.deployment("web", cluster.images["ok"]), m.job("init", cluster.images["ok"]),
+               m.config_map("settings"), m.service("web"), namespace]
+    for obj in objects[:-1]:
+        obj["metadata"]["namespace"] = target
+    fake.requests.clear()
+    run = hook.run(m.dump(*objects))
+    assert run.status == 0, run
+    applies = [r for r in fake.requests.matching(verb="patch") if r.resource != "secrets"]
+    order = {r.resource: i for i, r in reversed(list(enumerate(applies)))}
+    assert order["namespaces"] < order["configmaps"] < order["deployments"]
+    assert order["services"] < order["jobs"]
+    assert hook.run("", action="DELETE").status == 0
+    deletes = [r.resource for r in fake.requests.matching(verb="delete") if r.resource != "secrets"]
+    assert deletes.index("deployments") < deletes.index("configmaps") < deletes.index("namespaces")
