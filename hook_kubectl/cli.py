@@ -72,6 +72,7 @@ def run(raw: str, environ=None) -> dict:
         return result.build(declared, 1, "", str(exc), error=str(exc), secrets=secrets)
 
     secrets = dep.secrets
+    outcome = None  # kept when an output fails: what ran and the notes still show
     try:
         backend = backends.load(dep.backend)(dep)
         deadline = Deadline(dep.timeout)
@@ -81,7 +82,7 @@ def run(raw: str, environ=None) -> dict:
             values = outputs.resolve(dep, backend, outcome, objects)
     except HookError as exc:
         LOG.error("%s", result.redact(str(exc), secrets))
-        summary = _summary(dep, None, started, failed=str(exc))
+        summary = _summary(dep, outcome, started, failed=str(exc))
         return result.build(dep.outputs, 1, summary, str(exc), error=str(exc), secrets=secrets)
 
     summary = _summary(dep, outcome, started)

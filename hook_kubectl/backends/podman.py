@@ -36,8 +36,9 @@ What runs and how (podman 4.3, as in Debian bookworm, is the baseline):
   ReplicaSet's has replicas/readyReplicas, a DaemonSet's numberReady, a
   Job's succeeded/failed and a Complete condition.
 - Namespace, Ingress, NetworkPolicy, RBAC, CRDs and every other kind: not
-  run, reported as a note. A CronJob is refused before anything runs (there
-  is no scheduler here; its containers would silently never run).
+  run, reported as a note; outputs read them as the manifest wrote them
+  (no status). A CronJob is refused before anything runs (there is no
+  scheduler here; its containers would silently never run).
 
 Converging (paunch style): each workload's hash covers what is played
 (ConfigMaps it uses, resolved secret values, secret files). An owned pod
@@ -757,6 +758,9 @@ class PodmanBackend(Backend):
                                              "metadata": {"name": name}, "spec": {}})
         if stored is None:
             return None
+        # A kind not run here reads as the manifest wrote it (no status), so
+        # an output on its spec works on both backends; deploy_stdout says it
+        # was skipped.
         live = copy.deepcopy(stored)
         mine = [p for p in pods if (p.get("Labels") or {}).get(WORKLOAD_LABEL)
                 == f"{kind.lower()}.{name}"]

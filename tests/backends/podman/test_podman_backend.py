@@ -493,3 +493,24 @@ def test_wait_false_returns_once_played(deployer, suffix):
     assert result["deploy_status_code"] == 0, result
     assert "options.wait is false: readiness was not checked" in result["deploy_stdout"]
     assert web.pod(f"nowait-{suffix}")["Status"] == "Running"
+
+
+def test_outputs_on_a_kind_not_run_read_the_manifest_and_fail_on_status(deployer, suffix):
+    web = deployer()
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": f"in-{suffix}"},
+               "spec": {"rules": [{"host": "example.org"}]}}
+    config = dump(pod(f"app-{suffix}", "exec sleep 600"), ingress)
+    host = web.run(config, options={"outputs": {"host": f"ingress/in-{suffix}:{{.spec.rules[0].host}}"}},
+                   outputs=["host"])
+    assert host["deploy_status_code"] == 0, host
+    assert host["host"] == "example.org"
+    assert f"Ingress/in-{suffix}: skipped (not run on podman)" in host["deploy_stdout"]
+
+    address = f"ingress/in-{suffix}:{{.status.loadBalancer.ingress[0].ip}}"
+    result = web.run(config, action="UPDATE", options={"outputs": {"ip": address}}, outputs=["ip"])
+    assert result["deploy_status_code"] == 1
+    assert f"output ip: {{.status.loadBalancer.ingress[0].ip}} matches nothing in ingress/in-{suffix}" \
+        in result["deploy_stderr"]
+    # What ran and why the Ingress has no live state stay in deploy_stdout.
+    assert f"note: Ingress/in-{suffix}: not run on podman" in result["deploy_stdout"]
+    assert f"Pod/app-{suffix}: unchanged, ready" in result["deploy_stdout"]
