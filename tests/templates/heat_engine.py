@@ -19,8 +19,6 @@ import os
 import threading
 from unittest import mock
 
-from heatclient.common import template_utils
-
 _setup_lock = threading.Lock()
 _ready = False
 
@@ -65,6 +63,7 @@ def _as_text(files: dict) -> dict:
 def load(template_path, env_paths=()):
     """(template dict, files, environment dict) as the CLI sends them."""
     from heat.common import template_format
+    from heatclient.common import template_utils
 
     setup()
     files, processed = template_utils.get_template_contents(
