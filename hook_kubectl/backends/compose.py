@@ -33,9 +33,12 @@ Commands: ``docker compose`` (v2 plugin) when it answers, else Debian's
   project and this deployment (also when the project directory is gone).
 - SUSPEND: ``stop``; RESUME: ``start``, then wait.
 
-Waiting talks to the engine API (DOCKER_HOST, as compose does): every
-service the file enables must have its containers running, and healthy where
-a healthcheck is configured. A container that exits (or dies) fails the run
+Waiting talks to the engine API (DOCKER_HOST, as compose does; unset, the
+Docker socket or else podman's /run/podman/podman.sock): every service the
+file enables (no inactive profile, not scaled to 0) must have its containers
+running, and healthy where a healthcheck is configured (without one, running
+for STABLE_SECONDS). A one-shot service that others depend on with
+``service_completed_successfully`` may exit 0. A container that exits (or dies) fails the run
 at once, naming the service, its exit code and its last log lines; an image
 that cannot be found fails when compose does. podman only runs healthchecks
 from systemd timers, which a node without systemd never fires, so on a
@@ -51,7 +54,7 @@ Docker API (tests/backends/compose):
   runs them (see above), without which ``up`` waits for ever on
   ``service_healthy``;
 - podman's Docker API joins a ``["CMD", ...]`` healthcheck and splits it again
-  at spaces (podman#26519, fixed in podman 5.8), so ``["CMD", "sh", "-c",
+  at spaces (podman#26519, fixed upstream by podman PR #27818), so ``["CMD", "sh", "-c",
   "a b"]`` would run ``sh -c a`` and pass falsely: on podman such checks are
   rewritten to CMD-SHELL (noted in deploy_stdout);
 - docker-compose 1.29 starts a service whose ``service_healthy`` dependency
@@ -877,7 +880,7 @@ def _timestamp(text) -> float:
 
 
 def _podman_healthchecks(compose: dict) -> list:
-    """podman's Docker API (before podman 5.8) joins a CMD healthcheck's
+    """podman's Docker API (podman 4.3 here) joins a CMD healthcheck's
     arguments and splits them again at spaces (podman#26519), so
     ["CMD", "sh", "-c", "a b"] would run `sh -c a`. Such checks are run as
     CMD-SHELL, which keeps them whole; returns notes for deploy_stdout."""
