@@ -100,6 +100,7 @@ from typing import Optional
 
 import yaml
 
+from hook_kubectl import outputs as outputs_stage
 from hook_kubectl.backends.base import Backend, Deadline, ObjectReport, Outcome
 from hook_kubectl.errors import BackendError, InputError
 
@@ -111,6 +112,7 @@ WRITTEN = ".heat-env-files.json"  # the env files the hook wrote, to clean up la
 # heat-agents' docker-compose hook reads env files from this input: a list of
 # {file_name, content}; accepted too, so its templates keep working.
 ENV_FILES_INPUT = "env_files"
+OUTPUT_KINDS = ("service", "services", "svc", "container", "containers")
 DEFAULT_SOCKETS = ("/var/run/docker.sock", "/run/podman/podman.sock")
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -366,6 +368,16 @@ class ComposeBackend(Backend):
                         f"{where}: {path!r} is not a declared input; name an input that "
                         "holds the env file (KEY=VALUE lines or a map), list it in the "
                         f"{ENV_FILES_INPUT} input, or give an absolute path on the node")
+        for output, expression in self.deployment.options["outputs"].items():
+            kind, name, namespace, _ = outputs_stage.parse_reference(output, expression, [])
+            name = name if namespace is None else f"{name}.{namespace}"
+            if kind.lower() not in OUTPUT_KINDS:
+                raise InputError(
+                    f"options.outputs.{output}: the compose backend has outputs of kind "
+                    f"service or container, not {kind!r}")
+            if name not in compose["services"]:
+                raise InputError(
+                    f"options.outputs.{output}: the compose file has no service {name!r}")
         return []
 
     # -- actions --
@@ -525,7 +537,8 @@ class ComposeBackend(Backend):
 
     def live_object(self, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
         kind = kind.lower()
-        if kind not in ("service", "services", "svc", "container", "containers"):
+        name = name if namespace is None else f"{name}.{namespace}"  # no namespaces here
+        if kind not in OUTPUT_KINDS:
             raise InputError(
                 f"the compose backend has outputs of kind service or container, not {kind!r}")
         labels = dict(self.owned(), **{SERVICE_LABEL: name})

@@ -519,3 +519,29 @@ def test_env_files_input_outside_the_project_is_refused(new_project):
     result, _, _ = project.run(compose, inputs=inputs)
     assert result["deploy_status_code"] == 1
     assert "input env_files: '../x.env' is not a relative file name" in result["deploy_stderr"]
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("service/nope:{.status.podIP}", "the compose file has no service 'nope'"),
+    ("deployment/a:{.status}", "outputs of kind service or container, not 'deployment'"),
+    ("service/a", "is not 'kind/name[.namespace]:{.json.path}'"),
+])
+def test_bad_output_expression_is_refused_before_anything_runs(new_project, expression, message):
+    project = new_project()
+    compose = {"services": {"a": dict(sleeper(), image=project.image)}}
+    result, _, _ = project.run(compose, options={"outputs": {"x": expression}},
+                               outputs=[{"name": "x"}])
+    assert result["deploy_status_code"] == 1
+    assert message in result["deploy_stderr"]
+    assert "options.outputs.x" in result["deploy_stderr"]
+    assert project.containers() == {}
+
+
+def test_service_with_a_dot_in_its_name_is_addressable(new_project):
+    project = new_project()
+    compose = {"services": {"api.v2": dict(sleeper(), image=project.image)}}
+    result, stderr, _ = project.run(
+        compose, options={"outputs": {"state": "service/api.v2:{.status.phase}"}},
+        outputs=[{"name": "state"}])
+    assert result["deploy_status_code"] == 0, (result, stderr)
+    assert result["state"] == "Running"
