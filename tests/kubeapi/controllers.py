@@ -747,15 +747,27 @@ class Controllers:
         revisions = [int((r["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0)) for r in rss]
         progressed = False
         created_new = False
+        strategy = spec.get("strategy") or {}
+        recreate = strategy.get("type") == "Recreate"
+        rolling = strategy.get("rollingUpdate") or {}
+        surge = 0 if recreate else _percent(rolling.get("maxSurge", "25%"), desired, True)
+        max_unavailable = 0 if recreate else _percent(rolling.get("maxUnavailable", "25%"), desired, False)
+        if not recreate and surge == 0 and max_unavailable == 0:
+            max_unavailable = 1
+        old_total = sum(r["spec"].get("replicas", 0) for r in old)
         if spec.get("paused"):
             pass
+        elif recreate and (old_total or any(
+                p["status"].get("phase") not in ("Succeeded", "Failed")
+                for r in old for p in self._children(r, K_POD))):
+            # Recreate: every old pod is gone (terminating ones too) before the new
+            # ReplicaSet gets any
+            for r in old:
+                if r["spec"].get("replicas"):
+                    self._scale_rs(d, r, 0)
+                    progressed = True
         elif new_rs is None:
-            recreate = (spec.get("strategy") or {}).get("type") == "Recreate"
-            if recreate and any(r["spec"].get("replicas") or r.get("status", {}).get("replicas") for r in old):
-                for r in old:
-                    if r["spec"].get("replicas"):
-                        self._scale_rs(d, r, 0)
-                return
+            start = desired if not old_total else max(0, min(desired, desired + surge - old_total))
             labels = dict(template.get("metadata", {}).get("labels") or {}, **{"pod-template-hash": phash})
             rs_template = copy.deepcopy(template)
             rs_template.setdefault("metadata", {})["labels"] = labels
@@ -765,18 +777,17 @@ class Controllers:
             body = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": f"{name}-{phash}", "labels": labels,
                                  "annotations": {"deployment.kubernetes.io/desired-replicas": str(desired),
-                                                 "deployment.kubernetes.io/max-replicas": str(desired + _percent(
-                                                     (spec.get("strategy") or {}).get("rollingUpdate", {}).get("maxSurge", "25%"), desired, True)),
+                                                 "deployment.kubernetes.io/max-replicas": str(desired + surge),
                                                  "deployment.kubernetes.io/revision": revision},
                                  "ownerReferences": [_owner_ref(d, "Deployment", "apps/v1")]},
-                    "spec": {"replicas": desired, "minReadySeconds": spec.get("minReadySeconds", 0),
+                    "spec": {"replicas": start, "minReadySeconds": spec.get("minReadySeconds", 0),
                              "selector": selector, "template": rs_template}}
             new_rs = self._create(K_RS, ns, body)
             if new_rs is None:
                 return
             created_new = progressed = True
             self.event(d, K_DEPLOY, "Normal", "ScalingReplicaSet",
-                       f"Scaled up replica set {new_rs['metadata']['name']} from 0 to {desired}",
+                       f"Scaled up replica set {new_rs['metadata']['name']} from 0 to {start}",
                        "deployment-controller")
             if (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision") != revision:
                 d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
@@ -785,16 +796,14 @@ class Controllers:
                     return
                 d = copy.deepcopy(stored)
         else:
-            if new_rs["spec"].get("replicas") != desired:
-                self._scale_rs(d, new_rs, desired)
+            new_spec = new_rs["spec"].get("replicas", 0)
+            target = desired if recreate or new_spec > desired else \
+                min(desired, new_spec + max(0, desired + surge - new_spec - old_total))
+            if target != new_spec:
+                self._scale_rs(d, new_rs, target)
                 progressed = True
-            new_status = new_rs.get("status") or {}
-            if new_status.get("availableReplicas", 0) >= desired and \
-                    new_status.get("replicas", 0) == desired:
-                for r in old:
-                    if r["spec"].get("replicas"):
-                        self._scale_rs(d, r, 0)
-                        progressed = True
+        if not recreate and new_rs is not None and not spec.get("paused") and old_total:
+            progressed = self._scale_down_old(d, new_rs, old, desired, max_unavailable) or progressed
         rss = self._children(d, K_RS)
         new_rs = next((r for r in rss if (r["metadata"].get("labels") or {}).get("pod-template-hash") == phash), new_rs)
         status = copy.deepcopy(d.get("status") or {})
@@ -854,6 +863,43 @@ class Controllers:
         if status != d.get("status"):
             d["status"] = status
             self._write_status(K_DEPLOY, d)
+
+    def _scale_down_old(self, d, new_rs, old, desired, max_unavailable):
+        """The rolling update's scale-down step (as the deployment controller does it):
+        never below desired - maxUnavailable available pods; unhealthy old pods go first."""
+        new_rs = self.store.peek(K_RS, new_rs["metadata"]["namespace"], new_rs["metadata"]["name"]) or new_rs
+        new_spec = new_rs["spec"].get("replicas", 0)
+        new_available = (new_rs.get("status") or {}).get("availableReplicas", 0)
+        old = sorted(old, key=lambda r: int((r["metadata"].get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision", 0)))
+        sizes = {r["metadata"]["name"]: r["spec"].get("replicas", 0) for r in old}
+        available = {r["metadata"]["name"]: min(sizes[r["metadata"]["name"]],
+                                                (r.get("status") or {}).get("availableReplicas", 0)) for r in old}
+        min_available = desired - max_unavailable
+        budget = new_spec + sum(sizes.values()) - min_available - (new_spec - new_available)
+        if budget <= 0:
+            return False
+        wanted = dict(sizes)
+        for r in old:                                   # unhealthy old pods first
+            n = r["metadata"]["name"]
+            take = min(wanted[n] - available[n], budget)
+            if take > 0:
+                wanted[n] -= take
+                budget -= take
+        total = min(budget, sum(available.values()) + new_available - min_available)
+        for r in old:
+            n = r["metadata"]["name"]
+            take = min(wanted[n], max(0, total))
+            if take > 0:
+                wanted[n] -= take
+                total -= take
+        changed = False
+        for r in old:
+            n = r["metadata"]["name"]
+            if wanted[n] != sizes[n]:
+                self._scale_rs(d, r, wanted[n])
+                changed = True
+        return changed
 
     def _scale_rs(self, d, rs, replicas):
         before = rs["spec"].get("replicas", 0)

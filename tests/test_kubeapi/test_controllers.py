@@ -342,3 +342,46 @@ def test_invalid_image_name_and_logs_of_echoing_commands(api, apis):
     assert api.events("default", "bad", "InspectFailed")
     api.wait_for(lambda: api.get("pods", "talk", "default")["status"]["phase"] == "Succeeded", message="done")
     assert apis["core"].read_namespaced_pod_log("talk", "default") == "cannot reach db\nretrying later\n"
+
+
+def test_rolling_update_respects_surge_and_unavailable(api, apis, kubectl):
+    apis["apps"].create_namespaced_deployment("default", workload("Deployment", "roll", replicas=4))
+    api.wait_for(lambda: (api.get("deployments", "roll", "default").get("status") or {}).get("availableReplicas") == 4,
+                 message="4 available")
+    # a broken new image: 25% surge (1 pod) may start, 25% unavailable (1 old pod) may go
+    apis["apps"].patch_namespaced_deployment("roll", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "main", "image": "example/app:pull-error"}]}}}})
+    time.sleep(1.0)
+    d = api.get("deployments", "roll", "default")
+    sizes = sorted(r["spec"]["replicas"] for r in api.list("replicasets", "default"))
+    assert sizes == [2, 3]                           # new RS 2 (surge 1 + the freed slot), old RS 3
+    assert d["status"]["availableReplicas"] == 3 and d["status"]["updatedReplicas"] == 2
+    assert condition(d, "Available")["status"] == "True"
+    out = kubectl("rollout", "status", "deployment/roll", "--timeout=1s")
+    assert out.returncode == 1
+    assert 'Waiting for deployment "roll" rollout to finish: 2 out of 4 new replicas have been updated' in out.stdout
+    # the fix rolls out completely, old ReplicaSets end at 0
+    apis["apps"].patch_namespaced_deployment("roll", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "main", "image": "nginx:1.27"}]}}}})
+    kubectl.ok("rollout", "status", "deployment/roll", "--timeout=20s")
+    sizes = sorted(r["spec"]["replicas"] for r in api.list("replicasets", "default"))
+    assert sizes == [0, 0, 4]
+
+
+def test_recreate_strategy_removes_old_pods_first(api, apis):
+    api.delays.pod_terminate = 0.2
+    apis["apps"].create_namespaced_deployment("default", workload(
+        "Deployment", "rec", replicas=2, strategy={"type": "Recreate"}))
+    api.wait_for(lambda: (api.get("deployments", "rec", "default").get("status") or {}).get("availableReplicas") == 2,
+                 message="2 available")
+    seen = []
+    api.cluster.store.listeners.append(lambda t, k, o: seen.append((t, o["metadata"]["name"])) if k == ("", "pods") else None)
+    apis["apps"].patch_namespaced_deployment("rec", "default", {"spec": {"template": {"spec": {
+        "containers": [{"name": "main", "image": "nginx:1.27"}]}}}})
+    api.wait_for(lambda: (lambda o: o["status"]["observedGeneration"] == 2 and
+                          o["status"].get("updatedReplicas") == 2 and o["status"].get("availableReplicas") == 2
+                          and o["status"]["replicas"] == 2)(api.get("deployments", "rec", "default")),
+                 message="recreated")
+    first_new = next(i for i, (t, n) in enumerate(seen) if t == "ADDED")
+    last_old_gone = max(i for i, (t, n) in enumerate(seen) if t == "DELETED")
+    assert last_old_gone < first_new
