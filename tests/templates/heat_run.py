@@ -184,19 +184,25 @@ class StackRun:
     def _path(res):
         return f"{res.stack.name}.{res.name}"
 
-    # -- delete ---------------------------------------------------------------
-    def delete(self) -> list:
-        """DELETE every deployment, last created first (Heat's order);
-        returns the signals of those that failed."""
+    # -- suspend, resume, delete ------------------------------------------------
+    def act(self, action) -> list:
+        """SUSPEND or DELETE (last created first) or RESUME (first created
+        first), as Heat orders them; returns the signals of those that failed."""
         failed = []
+        order = self.deployed if action == "RESUME" else list(reversed(self.deployed))
         with self._engine():
-            for res, source in reversed(self.deployed):
-                derived_id = res._create_derived_config(res.DELETE, source)
+            for res, source in order:
+                if action not in res.properties["actions"]:
+                    continue
+                derived_id = res._create_derived_config(action, source)
                 item = self.service.show_software_config(res.context, derived_id)
-                signal = self._run(res, "DELETE", item)
+                signal = self._run(res, action, item)
                 if signal.get("deploy_status_code") != 0:
                     failed.append((self._path(res), signal))
         return failed
+
+    def delete(self) -> list:
+        return self.act("DELETE")
 
     def signals(self, action="CREATE") -> dict:
         """resource path -> the signal the hook returned."""

@@ -288,3 +288,29 @@ def test_one_manifest_set_on_cluster_and_single_node(
     # What one node cannot honour is said, not dropped.
     assert f"Deployment/{sname}: replicas 2 requested, podman runs 1 pod" in ssignal["deploy_stdout"]
     assert set(csignal["outputs"]) == set(ssignal["outputs"]) == {"cluster_ip"}
+
+
+@pytest.mark.parametrize("environment", sorted(ENVIRONMENTS))
+def test_suspend_and_resume_reach_the_hook(heat, stacks, environment, hook_env, kubeapi,
+                                           busybox_image):
+    """The provider's actions include SUSPEND and RESUME: Heat sends them,
+    the hook stops the service and starts it again."""
+    run, params = _stack(stacks, "single-service", environment, hook_env, kubeapi, busybox_image)
+    outputs = run.create()
+    name = params["app_name"]
+    assert run.act("SUSPEND") == []
+    (item,) = run.items("SUSPEND").values()
+    assert {i["name"]: i["value"] for i in item["inputs"]}["deploy_action"] == "SUSPEND"
+    if environment == "cluster":
+        assert kubeapi.get("deployments", name, "default")["spec"]["replicas"] == 0
+    else:
+        with pytest.raises(OSError):
+            _http_get(outputs["web_cluster_ip"], params["port"])
+    assert run.act("RESUME") == []
+    (signal,) = run.signals("RESUME").values()
+    assert signal["deploy_status_code"] == 0, signal
+    if environment == "cluster":
+        assert kubeapi.get("deployments", name, "default")["spec"]["replicas"] == 2
+    else:
+        assert "hello from heat-config-kubectl" in _http_get(
+            signal.get("cluster_ip") or outputs["web_cluster_ip"], params["port"])
