@@ -122,3 +122,40 @@ def test_output_check_accepts_a_correct_output_of_each_kind(heat):
     stacks = _validate_all(heat, example, [ENVIRONMENTS["cluster"]], params_for(example, heat))
     top = stacks[0]
     assert set(top.t.t["outputs"]) == {"collector_address", "agents", "agents_stdout"}
+
+
+def test_group_applies_one_config_to_every_server_one_at_a_time(heat):
+    """node-group.yaml with three servers: Heat builds one deployment per
+    server, all of the same config, and its rolling update policy updates
+    them one batch (one server) at a time."""
+    from heat.engine.resources.openstack.heat import resource_group
+
+    example = os.path.join(TEMPLATES, "examples", "node-group.yaml")
+    servers = {f"node-{i}": f"5a1e0c3b-0000-4000-8000-00000000000{i}" for i in range(3)}
+    params = dict(params_for(example, heat), servers=servers)
+    stacks = _validate_all(heat, example, [ENVIRONMENTS["single-node"]], params)
+    top = stacks[0]
+    group = top["agents"]
+    policy = group.update_policy["rolling_update"]
+    assert (policy["max_batch_size"], policy["pause_time"]) == (1, 5)
+    members = [s for s in stacks if s.name == "validate-agents"]
+    assert len(members) == 1
+    deployments = {r.name: r for r in members[0].resources.values()}
+    assert set(deployments) == set(servers)
+    assert {name: r.properties["server"] for name, r in deployments.items()} == servers
+    assert all(r.type() == "OS::Heat::SoftwareDeployment" for r in deployments.values())
+    assert len({repr(r.t._properties["config"]) for r in deployments.values()}) == 1
+    batches = list(resource_group.ResourceGroup._get_batches(3, 3, 1, 0))
+    assert [total for _, total in batches] == [1, 1, 1]
+
+
+def test_tripleo_steps_are_ordered(heat):
+    """tripleo-role.yaml: step 2 depends on step 1 on every server."""
+    example = os.path.join(TEMPLATES, "examples", "tripleo-role.yaml")
+    stacks = _validate_all(heat, example, [ENVIRONMENTS["cluster"]], params_for(example, heat))
+    top = stacks[0]
+    order = [r.name for r in top.dependencies]
+    assert order.index("step1_logging") < order.index("step2_metrics")
+    assert order.index("collector") < order.index("step1_logging")
+    required = set(top["step2_metrics"].t.required_resource_names())
+    assert {"step1_logging", "collector", "service_config"} <= required
