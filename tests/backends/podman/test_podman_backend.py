@@ -157,6 +157,8 @@ def test_delete_removes_everything_owned_and_twice_is_fine(deployer, suffix, hoo
     assert web.run(dump(claim, app))["deploy_status_code"] == 0
     volume = podman_json("volume", "inspect", f"data-{suffix}", env=hook_env)[0]
     assert volume["Labels"]["kubectl.heat.openstack.org/deployment"] == web.key
+    scratch = f"pod-app-{suffix}-scratch"  # the emptyDir, named apart per pod
+    assert podman("volume", "exists", scratch, env=hook_env).returncode == 0
 
     kept = web.run(action="DELETE")
     assert kept["deploy_status_code"] == 0, kept
@@ -165,6 +167,7 @@ def test_delete_removes_everything_owned_and_twice_is_fine(deployer, suffix, hoo
     assert web.pods() == []
     assert podman("container", "exists", f"app-{suffix}-main", env=hook_env).returncode == 1
     assert podman("volume", "exists", f"data-{suffix}", env=hook_env).returncode == 0
+    assert podman("volume", "exists", scratch, env=hook_env).returncode == 1
 
     removed = web.run(action="DELETE", options={"delete_volumes": True})
     assert removed["deploy_status_code"] == 0, removed
