@@ -177,6 +177,7 @@ def test_job_that_fails(cluster, hook):
     assert run.status != 0
     assert f"Job/migrate in {hook.namespace}" in run.stderr
     assert "BackoffLimitExceeded" in run.stderr
+    assert "    no database" in run.stderr, run  # the failed pod's log
     assert run.elapsed < 30, run
 
 
