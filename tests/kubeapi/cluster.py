@@ -8,12 +8,13 @@ import copy
 import json
 import random
 import re
+import threading
 import time
 import uuid
 
 import yaml
 
-from . import admission, errors, events, merge
+from . import admission, errors, events, merge, schema
 from .resources import Registry
 from .storage import Store
 
@@ -144,6 +145,24 @@ def fields_match(checks, obj):
     return True
 
 
+def _ssa_path(obj, keys):
+    """A field path as server-side apply prints it: list items by their merge key."""
+    out, node, name = "", obj, None
+    for key in keys:
+        if isinstance(key, int):
+            item = node[key]
+            merge_keys = merge.list_keys(name, node, True)
+            if merge_keys and isinstance(item, dict):
+                out += "[" + ",".join(f"{k}={json.dumps(item[k])}" for k in merge_keys if k in item) + "]"
+            else:
+                out += f"[{key}]"
+            node = item
+        else:
+            out += "." + key
+            node, name = node[key], key
+    return out
+
+
 def _without_times(obj):
     """obj with managedFields timestamps and resourceVersion blanked (no-op detection)."""
     meta = dict(obj["metadata"])
@@ -178,6 +197,39 @@ class Cluster:
         self.store = store or Store()
         self.lock = self.store.lock
         self.service_ips = set()
+        self._local = threading.local()
+
+    # -- unknown fields ----------------------------------------------------------------------
+    def take_warnings(self):
+        """Warnings of the calling thread's last request (and forget them)."""
+        out = getattr(self._local, "warnings", [])
+        self._local.warnings = []
+        return out
+
+    def _check_fields(self, res, obj, mode, apply=False):
+        """Unknown fields of a built-in kind: 400 (Strict), a warning (Warn), or dropped."""
+        if not res.builtin or not mode:
+            return
+        found = schema.unknown_fields(obj, res.kind)
+        if not found:
+            return
+        if mode == "Strict":
+            if apply:
+                meta = obj.get("metadata") or {}
+                where = f"{meta.get('namespace')}/{meta.get('name')}" if res.namespaced else meta.get("name")
+                group = f"{res.group}/{res.version}" if res.group else res.version
+                raise errors.bad_request(
+                    f"failed to create typed patch object ({where}; {group}, Kind={res.kind}): "
+                    + "; ".join(f"{_ssa_path(obj, keys)}: field not declared in schema"
+                                for _, keys in found))
+            raise errors.bad_request("strict decoding error: " +
+                                     ", ".join(f'unknown field "{path}"' for path, _ in found))
+        for path, keys in sorted(found, key=lambda f: len(f[1]), reverse=True):
+            schema.remove(obj, keys)
+        if mode == "Warn":
+            warnings = getattr(self._local, "warnings", [])
+            warnings.extend(f'unknown field "{path}"' for path, _ in found)
+            self._local.warnings = warnings
 
     # -- helpers -----------------------------------------------------------------------------
     def _check_namespace(self, res, namespace, creating=False):
@@ -343,9 +395,11 @@ class Cluster:
         return body
 
     # -- writes ------------------------------------------------------------------------------
-    def create(self, res, namespace, body, manager="unknown", dry_run=False, subresource=None):
+    def create(self, res, namespace, body, manager="unknown", dry_run=False, subresource=None,
+               field_validation=None):
         with self.lock:
             self._identify(res, body, namespace)
+            self._check_fields(res, body, field_validation)
             meta = body["metadata"]
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + random_suffix()
@@ -372,10 +426,12 @@ class Cluster:
             return self._output(res, body)
 
     def update(self, res, namespace, name, body, manager="unknown", dry_run=False,
-               subresource=None, operation="Update", fields_subresource=None):
+               subresource=None, operation="Update", fields_subresource=None, field_validation=None):
         """PUT. Creates when missing (as the API does for most kinds) unless subresource."""
         with self.lock:
             self._identify(res, body, namespace, name)
+            if subresource is None:
+                self._check_fields(res, body, field_validation)
             self._check_namespace(res, namespace)
             old = self.store.peek(res.key, namespace if res.namespaced else "", name)
             if old is None:
@@ -383,7 +439,8 @@ class Cluster:
                     raise errors.not_found(res, name)
                 if body["metadata"].get("resourceVersion"):
                     raise errors.not_found(res, name)
-                return self.create(res, namespace, body, manager, dry_run), True
+                return self.create(res, namespace, body, manager, dry_run,
+                                   field_validation=field_validation), True
             want_rv = body["metadata"].get("resourceVersion")
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res, name)
@@ -451,12 +508,13 @@ class Cluster:
         return self._output(res, new)
 
     def patch(self, res, namespace, name, patch_type, raw, manager=None, force=False,
-              dry_run=False, subresource=None):
+              dry_run=False, subresource=None, field_validation=None):
         with self.lock:
             self._check_namespace(res, namespace)
             old = self.store.peek(res.key, namespace if res.namespaced else "", name)
             if patch_type == "apply":
-                return self._apply(res, namespace, name, old, raw, manager, force, dry_run, subresource)
+                return self._apply(res, namespace, name, old, raw, manager, force, dry_run, subresource,
+                                   field_validation)
             if old is None:
                 raise errors.not_found(res, name)
             patch = parse_body(raw)
@@ -485,10 +543,12 @@ class Cluster:
             if want_rv and want_rv != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(res, name)
             new.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
-            obj, _ = self.update(res, namespace, name, new, manager or "unknown", dry_run, subresource)
+            obj, _ = self.update(res, namespace, name, new, manager or "unknown", dry_run, subresource,
+                                 field_validation=field_validation)
             return obj, False
 
-    def _apply(self, res, namespace, name, old, raw, manager, force, dry_run, subresource):
+    def _apply(self, res, namespace, name, old, raw, manager, force, dry_run, subresource,
+               field_validation=None):
         if not manager:
             raise errors.bad_request("PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
                                      "Required value: is required for apply patch")
@@ -502,6 +562,8 @@ class Cluster:
                 else f"the kind in the data ({applied.get('kind')}) does not match the expected "
                      f"kind ({res.kind})")
         self._identify(res, applied, namespace, name)
+        if subresource is None:
+            self._check_fields(res, applied, field_validation, apply=True)
         if old is None:
             if subresource:
                 raise errors.not_found(res, name)

@@ -81,6 +81,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        for warning in self.server.api.cluster.take_warnings():
+            self.send_header("Warning", '299 - ' + json.dumps(warning))
         self.end_headers()
         if drop:
             self.wfile.write(data[: len(data) // 2])
@@ -235,6 +237,11 @@ class Handler(BaseHTTPRequestHandler):
         dry_run = self.query.get("dryRun") == "All"
         manager = self.query.get("fieldManager") or \
             (self.headers.get("User-Agent") or "unknown").split("/")[0]
+        validation = self.query.get("fieldValidation") or "Warn"
+        if validation not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(f'fieldValidation: Unsupported value: "{validation}": supported '
+                                     'values: "Ignore", "Strict", "Warn"')
+        cluster.take_warnings()
         if info.subresource == "log":
             if method != "GET":
                 raise errors.method_not_allowed()
@@ -266,12 +273,14 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if info.name:
                 raise errors.method_not_allowed()
-            obj = cluster.create(res, ns, self._decode(body), manager, dry_run)
+            obj = cluster.create(res, ns, self._decode(body), manager, dry_run,
+                                 field_validation=validation)
             return self._respond(201, obj)
         if method == "PUT":
             if not info.name:
                 raise errors.method_not_allowed()
-            obj, created = cluster.update(res, ns, info.name, self._decode(body), manager, dry_run, sub)
+            obj, created = cluster.update(res, ns, info.name, self._decode(body), manager, dry_run, sub,
+                                          field_validation=validation)
             return self._respond(201 if created else 200, obj)
         if method == "PATCH":
             if not info.name:
@@ -289,7 +298,7 @@ class Handler(BaseHTTPRequestHandler):
                                            "field": "fieldManager"}]})
             force = self.query.get("force") in ("true", "1")
             obj, created = cluster.patch(res, ns, info.name, patch_type, body, manager, force,
-                                         dry_run, sub)
+                                         dry_run, sub, field_validation=validation)
             return self._respond(201 if created else 200, obj)
         if method == "DELETE":
             options = self._delete_options(body, dry_run)

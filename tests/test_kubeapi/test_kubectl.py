@@ -277,3 +277,26 @@ def test_logs_and_events_through_both_apis(kubectl, api):
     assert failed and failed[0]["apiVersion"] == "events.k8s.io/v1" and "note" in failed[0]
     described = kubectl.ok("describe", "pod", "crash").stdout
     assert "Back-off restarting failed container" in described
+
+
+def test_unknown_fields_strict_for_kubectl_warn_for_clients(kubectl, api, tmp_path, client):
+    typo = deployment()
+    typo["spec"]["template"]["spec"]["containers"][0]["imagee"] = "oops"
+    path = write(tmp_path, "typo.yaml", typo)
+    out = kubectl("apply", "--server-side", "-f", path)
+    assert out.returncode == 1
+    assert ('failed to create typed patch object (default/web; apps/v1, Kind=Deployment): '
+            '.spec.template.spec.containers[name="main"].imagee: field not declared in schema') in out.stderr
+    out = kubectl("apply", "-f", path)
+    assert out.returncode == 1
+    assert 'strict decoding error: unknown field "spec.template.spec.containers[0].imagee"' in out.stderr
+    warned = kubectl("apply", "--validate=warn", "-f", path)
+    assert warned.returncode == 0
+    assert 'Warning: unknown field "spec.template.spec.containers[0].imagee"' in warned.stderr
+    stored = api.get("deployments", "web", "default")
+    assert "imagee" not in stored["spec"]["template"]["spec"]["containers"][0]
+    # the python client does not ask for validation: the field is dropped with a warning
+    from kubernetes import client as k8s
+    cm = k8s.CoreV1Api(client).create_namespaced_config_map(
+        "default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
+    assert cm.data == {"a": "1"}
