@@ -104,10 +104,26 @@ RequestRecord fields: method, path, query, verb, resource, subresource, namespac
 user_agent, content_type, code (-1 for dropped), started, duration. Non-resource requests
 (discovery, /openapi, /version) have resource None.
 
-What is not modelled: no schemas are kept (fieldValidation=Strict accepts unknown fields),
-no Table output (kubectl get prints NAME/AGE-style default columns), no admission webhooks,
-no protobuf, no conversion between CRD versions, no authentication other than tokens and
-client certificates, no RBAC objects enforced (only the per-token namespace limit).
+Fidelity notes
+--------------
+- Discovery: aggregated (apidiscovery.k8s.io/v2, what kubectl asks for) and legacy
+  (/api/v1, /apis/G/V: what the python client reads). OpenAPI: /openapi/v3 lists every
+  PATCH with fieldValidation (so kubectl validates server-side) and /openapi/v2 is an empty
+  protobuf document, so kubectl runs without --validate=false and applies a file with a CRD
+  and its custom resource exactly as against a real cluster (the CR fails until the CRD is
+  Established: "ensure CRDs are installed first").
+- Unknown fields of common built-in kinds (schema.py: field names only): fieldValidation=Strict
+  (kubectl's default) -> 400 "strict decoding error: unknown field ..." (server-side apply:
+  "field not declared in schema"); Warn (the default, e.g. the python client) -> Warning
+  header; Ignore; they are never stored. Custom resources keep every field.
+- kubectl get prints the real columns (server-side Table) for the common kinds.
+- Secret stringData is merged into data; metadata.generation only on kinds that have it;
+  empty labels/annotations/finalizers are dropped.
+- kubectl's typed clients send protobuf for `kubectl create namespace|configmap|secret|
+  serviceaccount`: those are decoded (protobuf.py); other protobuf bodies get 415.
+
+Not modelled: admission webhooks, conversion between CRD versions, CRD schema validation,
+RBAC objects (only the per-user namespace limit), exec/attach/port-forward, protobuf answers.
 """
 
 import base64

@@ -300,3 +300,25 @@ def test_unknown_fields_strict_for_kubectl_warn_for_clients(kubectl, api, tmp_pa
     cm = k8s.CoreV1Api(client).create_namespaced_config_map(
         "default", {"metadata": {"name": "c"}, "data": {"a": "1"}})
     assert cm.data == {"a": "1"}
+
+
+def test_kubectl_uses_aggregated_discovery(kubectl, api):
+    api.requests.clear()
+    kubectl.ok("get", "deployments")
+    paths = [r.path for r in api.requests.records if r.resource is None]
+    # the aggregated form answers in two requests; no per-group-version documents needed
+    assert "/api" in paths and "/apis" in paths
+    assert not [p for p in paths if p.startswith("/apis/") and p.count("/") == 3]
+    discovered = [r for r in api.requests.records if r.path == "/apis"][0]
+    assert discovered.code == 200
+
+
+def test_legacy_discovery_documents(client):
+    from kubernetes import dynamic
+    dyn = dynamic.DynamicClient(client)
+    deployments = dyn.resources.get(api_version="apps/v1", kind="Deployment")
+    assert deployments.namespaced and deployments.name == "deployments" and "deploy" in deployments.short_names
+    nodes = dyn.resources.get(api_version="v1", kind="Node")
+    assert not nodes.namespaced
+    assert deployments.subresources["scale"].kind == "Scale"
+    assert set(deployments.subresources) == {"scale", "status"}
