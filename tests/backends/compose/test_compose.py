@@ -545,3 +545,17 @@ def test_service_with_a_dot_in_its_name_is_addressable(new_project):
         outputs=[{"name": "state"}])
     assert result["deploy_status_code"] == 0, (result, stderr)
     assert result["state"] == "Running"
+
+
+def test_unwritable_workdir_is_a_clear_error(new_project, tmp_path):
+    project = new_project()
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    project.env["HEAT_KUBECTL_WORKDIR"] = str(blocker)
+    compose = {"services": {"a": dict(sleeper(), image=project.image)}}
+    result, stderr, _ = project.run(compose)
+    assert result["deploy_status_code"] == 1
+    assert "cannot write the compose project to" in result["deploy_stderr"]
+    assert "HEAT_KUBECTL_WORKDIR" in result["deploy_stderr"]
+    assert "Traceback" not in stderr
+    assert project.containers() == {}
