@@ -17,7 +17,6 @@ receives what the ones before it returned, exactly as get_attr would.
 
 import contextlib
 import copy
-import json
 import uuid
 from unittest import mock
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import run_hook
 from tests.templates.conftest import ENVIRONMENTS, TEMPLATES
-from tests.templates.heat_run import DeploymentFailed, StackRun
+from tests.templates.heat_run import StackRun
 
 EXAMPLES = os.path.join(TEMPLATES, "examples")
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
