@@ -614,21 +614,23 @@ class ComposeBackend(Backend):
             except OSError as exc:
                 raise BackendError(f"cannot run {command[0]}: {exc.strerror}") from None
             failure = ""
-            while proc.poll() is None:
-                if deadline.expired():
-                    failure = (f"timed out after {deadline.seconds:g}s while "
-                               f"`{' '.join(command[:1] + args)}` was running")
-                    break
-                if args[0] in ("up", "start"):  # they may wait on a healthy dependency
-                    containers = self.engine.containers(self.owned())
-                    health.drive(containers)
-                    broken = [c for c in containers if failed and failed(c)]
-                    if broken:
-                        failure = self._failure(broken, outcome)
+            try:
+                while proc.poll() is None:
+                    if deadline.expired():
+                        failure = (f"timed out after {deadline.seconds:g}s while "
+                                   f"`{' '.join(command[:1] + args)}` was running")
                         break
-                deadline.sleep(POLL_SECONDS)
-            if proc.poll() is None:
-                _stop(proc)
+                    if args[0] in ("up", "start"):  # they may wait on a healthy dependency
+                        containers = self.engine.containers(self.owned())
+                        health.drive(containers)
+                        broken = [c for c in containers if failed and failed(c)]
+                        if broken:
+                            failure = self._failure(broken, outcome)
+                            break
+                    deadline.sleep(POLL_SECONDS)
+            finally:  # also when the hook itself is stopped (SIGTERM) or fails
+                if proc.poll() is None:
+                    _stop(proc)
             output.seek(0)
             text = output.read()
         if failure:

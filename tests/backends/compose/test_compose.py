@@ -559,3 +559,48 @@ def test_unwritable_workdir_is_a_clear_error(new_project, tmp_path):
     assert "HEAT_KUBECTL_WORKDIR" in result["deploy_stderr"]
     assert "Traceback" not in stderr
     assert project.containers() == {}
+
+
+def _compose_processes(project):
+    """pids of compose commands for the project (not conmon, which names
+    the project's containers)."""
+    text = f"--project-name\0{project}\0"
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if text.encode() in cmdline.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+def test_sigterm_stops_the_compose_command_too(new_project):
+    import signal
+    import subprocess
+    import sys
+    from tests.conftest import HOOK
+
+    project = new_project()
+    compose = app(project, free_port())
+    compose["services"]["db"]["healthcheck"]["test"] = ["CMD", "false"]  # never healthy
+    compose["services"]["db"]["healthcheck"]["retries"] = 1000
+    hook = subprocess.Popen(
+        [sys.executable, HOOK], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=project.env)
+    hook.stdin.write(json.dumps(project.deployment(compose)))
+    hook.stdin.close()
+    deadline = time.monotonic() + 30
+    while not _compose_processes(project.project) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _compose_processes(project.project), "docker-compose never started"
+    time.sleep(2)  # compose is now waiting for db to be healthy
+    hook.send_signal(signal.SIGTERM)
+    hook.wait(timeout=60)
+    out = hook.stdout.read()
+    result = json.loads(out)
+    assert result["deploy_status_code"] == 1
+    assert "terminated" in result["deploy_stderr"]
+    time.sleep(0.5)
+    assert _compose_processes(project.project) == []
