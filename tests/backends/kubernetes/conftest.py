@@ -27,6 +27,7 @@ FAKE_IMAGES = {
     "invalid-image": "registry.invalid/invalid-image/Bad:1",
     "job-fail": "busybox:job-fail",
     "slow-start": "busybox:slow-start",
+    "never-ready": "busybox:never-ready",
 }
 REAL_IMAGES = {
     "ok": "busybox:1.36",
@@ -35,7 +36,10 @@ REAL_IMAGES = {
     "invalid-image": "registry.invalid/invalid-image/Bad:1",
     "job-fail": "busybox:1.36",
     "slow-start": "busybox:1.36",
+    "never-ready": "busybox:1.36",  # with NEVER_READY's probe
 }
+# A readiness probe that never passes (tests/kubeapi goes by the image name).
+NEVER_READY = {"readinessProbe": {"exec": {"command": ["false"]}, "periodSeconds": 1}}
 
 
 def kubectl_binary() -> str:

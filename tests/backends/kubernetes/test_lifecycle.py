@@ -134,7 +134,7 @@ def test_delete_volumes_removes_stateful_set_claims(cluster, hook):
 
 
 def test_suspend_and_resume_a_running_job(cluster, hook):
-    config = m.dump(m.job("batch", cluster.images["slow-start"], command=["sh", "-c", "sleep 3"]))
+    config = m.dump(m.job("batch", cluster.images["slow-start"], command=["sh", "-c", "sleep 5"]))
     assert hook.run(config, wait=False).status == 0
     suspended = hook.run(config, action="SUSPEND")
     assert suspended.status == 0, suspended
