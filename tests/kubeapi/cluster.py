@@ -380,10 +380,14 @@ class Cluster:
                 if limit and len(items) >= limit:
                     more += 1
                     continue
-                out = self._output(res, obj)
+                # stored objects are never changed in place (writes replace them), so a
+                # shallow copy is safe to serialize after the lock is released
+                out = events.to_events_v1(obj) if res.group == events.EVENTS_GROUP else dict(obj)
                 if res.builtin:
                     out.pop("apiVersion", None)
                     out.pop("kind", None)
+                else:
+                    out["apiVersion"], out["kind"] = res.api_version, res.kind
                 items.append(out)
                 last = key
         body = {"kind": res.kind + "List", "apiVersion": res.api_version,
