@@ -150,3 +150,14 @@ def test_tripleo_steps_are_ordered(heat):
     assert order.index("collector") < order.index("step1_logging")
     required = set(top["step2_metrics"].t.required_resource_names())
     assert {"step1_logging", "collector", "service_config"} <= required
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
+def test_every_example_has_a_launch_command_in_the_docs(example):
+    docs = os.path.join(os.path.dirname(TEMPLATES), "docs", "templates.md")
+    with open(docs) as f:
+        text = f.read().replace("\\\n", " ")
+    commands = [line for line in text.splitlines() if line.startswith("openstack stack create")]
+    relative = os.path.relpath(example, os.path.dirname(TEMPLATES))
+    assert any(f"-t {relative} " in line and "-e templates/environments/" in line
+               for line in commands), f"no launch command for {relative} in docs/templates.md"
