@@ -58,3 +58,49 @@ def test_output_from_an_object_outside_the_config(cluster, hook):
                    outputs={"api_ip": "service/kubernetes.default:{.spec.clusterIP}"})
     assert run.status == 0, run
     assert run.result["api_ip"] == cluster.get("v1", "Service", "kubernetes", "default")["spec"]["clusterIP"]
+
+
+def test_in_cluster_configuration(cluster, fake, tmp_path, monkeypatch, namespace):
+    """No kubeconfig anywhere: the pod's service account is used (its token
+    file, CA and namespace), as a hook running inside a cluster would."""
+    import base64
+    import urllib.parse
+
+    from kubernetes.config import incluster_config
+
+    from hook_kubectl.backends import k8s_client
+    from hook_kubectl.backends.base import Deadline
+
+    kubeconfig = yaml.safe_load(open(cluster.kubeconfig))
+    server = urllib.parse.urlsplit(kubeconfig["clusters"][0]["cluster"]["server"])
+    ca = base64.b64decode(kubeconfig["clusters"][0]["cluster"]["certificate-authority-data"])
+    (tmp_path / "token").write_text(fake.admin_token)
+    (tmp_path / "ca.crt").write_bytes(ca)
+    (tmp_path / "namespace").write_text(namespace)
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    monkeypatch.setattr(k8s_client, "SERVICE_ACCOUNT_NAMESPACE", str(tmp_path / "namespace"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", server.hostname)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(server.port))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.kube/config either
+
+    conn = k8s_client.Connection({"concurrency": 4}, Deadline(30))
+    try:
+        assert conn.source == "in-cluster"
+        assert conn.namespace == namespace
+        names = [n["metadata"]["name"] for n in conn.list(conn.resource("v1", "Namespace"))["items"]]
+        assert namespace in names
+    finally:
+        conn.close()
+
+
+def test_no_configuration_at_all_is_a_clear_error(cluster, hook, tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")}
+    env["HOME"] = str(tmp_path)
+    run = hook.run(m.dump(m.config_map("c")), env=env, kubeconfig=None)
+    assert run.status != 0
+    assert "no Kubernetes cluster configured" in run.stderr and "options.kubeconfig" in run.stderr
