@@ -36,7 +36,6 @@ class WatchCache:
         self._threads = []
         self._responses = {}
         self._stop = threading.Event()
-        self._storage_classes = {}
         self.cuts = 0  # watches that had to be resumed (for the log)
 
     # --- watches --------------------------------------------------------
@@ -175,6 +174,7 @@ class Related(readiness.NoRelated):
         self.cache = cache
         self.pod_resource = pod_resource
         self.replica_set_resource = replica_set_resource
+        self._storage_classes = {}  # name (None: the default) -> StorageClass or None
 
     def pods_of(self, obj: dict) -> list:
         if self.pod_resource is None:
@@ -222,8 +222,8 @@ class Related(readiness.NoRelated):
 
     def storage_class(self, name):
         connection = self.cache.connection
-        if name in self.cache._storage_classes:
-            return self.cache._storage_classes[name]
+        if name in self._storage_classes:
+            return self._storage_classes[name]
         found = None
         resource = connection.resource("storage.k8s.io/v1", "StorageClass")
         if resource is not None:
@@ -234,5 +234,5 @@ class Related(readiness.NoRelated):
                     annotations = (item.get("metadata") or {}).get("annotations") or {}
                     if annotations.get("storageclass.kubernetes.io/is-default-class") == "true":
                         found = item
-        self.cache._storage_classes[name] = found
+        self._storage_classes[name] = found
         return found

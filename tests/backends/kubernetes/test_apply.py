@@ -199,9 +199,14 @@ def test_pvc_waiting_for_first_consumer_does_not_deadlock(cluster, hook, fake):
     claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
              "spec": {"storageClassName": "wait-for-consumer", "accessModes": ["ReadWriteOnce"],
                       "resources": {"requests": {"storage": "1Gi"}}}}
-    run = hook.run(m.dump(claim), timeout=30)
+    bound = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "bound"},
+             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}
+    run = hook.run(m.dump(claim, bound), timeout=30)
     assert run.status == 0, run
-    assert "waits for its first consumer" in run.stdout
+    assert f"PersistentVolumeClaim/data in {hook.namespace}: created, ready (waits for its first consumer)" \
+        in run.stdout
+    assert f"PersistentVolumeClaim/bound in {hook.namespace}: created, ready (bound)" in run.stdout
+    assert cluster.get("v1", "PersistentVolumeClaim", "data", hook.namespace)["status"]["phase"] == "Pending"
     assert run.elapsed < 10
 
 
