@@ -1,13 +1,30 @@
 """The Kubernetes backend: apply, order, own, wait, prune, delete, suspend.
 
-Objects are applied with server-side apply (field manager
-heat-config-kubectl): Namespaces and CRDs first (then the CRDs must be
-Established and discovery is refreshed), then what pods use (ConfigMaps,
-Secrets, claims, ...), then workloads; each tier concurrently with a bounded
-pool. Ownership follows the ApplySet standard (k8s_applyset): a
-parent Secret per deployment identity records which group-kinds and
-namespaces hold members, members carry its id. Readiness is the per-kind
-table in k8s_readiness, evaluated from watches (k8s_watch).
+CREATE/UPDATE: objects are applied with server-side apply (field manager
+heat-config-kubectl; options.force_conflicts forces field conflicts):
+Namespaces and CRDs first (then the CRDs must be Established and discovery
+is refreshed), then what pods use (ConfigMaps, Secrets, claims, ...), then
+workloads; each tier concurrently with at most options.concurrency requests.
+Namespaced objects without a namespace go to options.namespace, else the
+kubeconfig context's, else "default". Then members the config no longer has
+are pruned, and (unless options.wait is false) the hook waits until every
+object is ready or one has clearly failed, within options.timeout.
+
+Ownership follows the ApplySet standard (k8s_applyset): a parent Secret per
+deployment identity, in the default namespace above, records which
+group-kinds and namespaces hold members; members carry its id. An object
+that exists but is not a member is a conflict (another deployment's or
+tool's never; an unmarked one is adopted only with options.force_conflicts).
+
+DELETE removes the members (foreground propagation) in reverse order, waits
+until they are gone, then the parent; StatefulSet volume claims only with
+options.delete_volumes. SUSPEND scales Deployments/StatefulSets/ReplicaSets
+to 0 and suspends Jobs/CronJobs, recording what it changed on the parent;
+RESUME restores it and waits. options.dry_run applies with dryRun=All and
+shows a diff against the live objects.
+
+Readiness is the per-kind table in k8s_readiness, evaluated from watches
+(k8s_watch); failures are explained by k8s_diagnose.
 """
 
 import concurrent.futures
