@@ -477,6 +477,10 @@ class Cluster:
             out = copy.deepcopy(old)
             out["status"] = new.get("status", {})
             return out
+        if subresource == "finalize":       # namespaces/NAME/finalize: only spec.finalizers
+            out = copy.deepcopy(old)
+            out.setdefault("spec", {})["finalizers"] = (new.get("spec") or {}).get("finalizers") or []
+            return out
         if "status" in res.subresources:
             if "status" in old:
                 new["status"] = copy.deepcopy(old["status"])

@@ -250,7 +250,7 @@ class Handler(BaseHTTPRequestHandler):
                                  "text/plain")
         if info.subresource == "scale":
             return self._scale(api, method, res, ns, info.name, body, manager, dry_run)
-        sub = "status" if info.subresource in ("status", "finalize") else None
+        sub = info.subresource if info.subresource in ("status", "finalize") else None
         if method == "GET":
             if info.verb == "watch":
                 return self._watch(api, res, ns)

@@ -385,3 +385,16 @@ def test_recreate_strategy_removes_old_pods_first(api, apis):
     first_new = next(i for i, (t, n) in enumerate(seen) if t == "ADDED")
     last_old_gone = max(i for i, (t, n) in enumerate(seen) if t == "DELETED")
     assert last_old_gone < first_new
+
+
+def test_namespace_finalize_subresource_releases_a_stuck_namespace(api, apis):
+    api.delays.namespace_finalize = 60        # the namespace controller would take a minute
+    apis["core"].create_namespace({"metadata": {"name": "stuck"}})
+    apis["core"].delete_namespace("stuck")
+    ns = apis["core"].read_namespace("stuck")
+    assert ns.status.phase == "Terminating" and ns.spec.finalizers == ["kubernetes"]
+    ns.spec.finalizers = []
+    apis["core"].replace_namespace_finalize("stuck", ns)
+    with pytest.raises(ApiException) as err:
+        apis["core"].read_namespace("stuck")
+    assert err.value.status == 404
