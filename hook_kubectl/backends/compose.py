@@ -368,7 +368,7 @@ class ComposeBackend(Backend):
                         f"{where}: {path!r} is not a declared input; name an input that "
                         "holds the env file (KEY=VALUE lines or a map), list it in the "
                         f"{ENV_FILES_INPUT} input, or give an absolute path on the node")
-        for output, expression in self.deployment.options["outputs"].items():
+        for output, expression in outputs_stage.expressions(self.deployment).items():
             kind, name, namespace, _ = outputs_stage.parse_reference(output, expression, [])
             name = name if namespace is None else f"{name}.{namespace}"
             if kind.lower() not in OUTPUT_KINDS:

@@ -539,12 +539,16 @@ def test_bad_output_expression_is_refused_before_anything_runs(new_project, expr
 
 def test_service_with_a_dot_in_its_name_is_addressable(new_project):
     project = new_project()
-    compose = {"services": {"api.v2": dict(sleeper(), image=project.image)}}
+    compose = {"services": {"api.v2": dict(sleeper(), image=project.image),
+                            "${worker}": dict(sleeper(), image=project.image)}}
     result, stderr, _ = project.run(
-        compose, options={"outputs": {"state": "service/api.v2:{.status.phase}"}},
-        outputs=[{"name": "state"}])
+        compose, options={"outputs": {"state": "service/api.v2:{.status.phase}",
+                                      "worker": "service/${worker}:{.metadata.name}"}},
+        inputs=[{"name": "worker", "type": "String", "value": "queue-worker"}],
+        outputs=[{"name": "state"}, {"name": "worker"}])
     assert result["deploy_status_code"] == 0, (result, stderr)
     assert result["state"] == "Running"
+    assert result["worker"] == "queue-worker"
 
 
 def test_unwritable_workdir_is_a_clear_error(new_project, tmp_path):
