@@ -108,9 +108,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _user(self):
         api = self.server.api
-        header = self.headers.get("Authorization", "")
-        if header.startswith("Bearer "):
-            return api.authenticator.from_token(header[7:].strip())
+        scheme, _, token = self.headers.get("Authorization", "").strip().partition(" ")
+        if scheme.lower() == "bearer":      # the scheme is case-insensitive (in-cluster
+            return api.authenticator.from_token(token.strip())   # clients send "bearer")
         if isinstance(self.request, ssl.SSLSocket):
             cert = self.request.getpeercert()
             if cert:

@@ -160,3 +160,15 @@ def test_request_log_counts_per_verb_and_resource(api, core, kubectl):
     kubectl.ok("get", "pods")
     assert api.requests.counts()[("list", "pods")] == 1
     assert all(r.resource is None for r in api.requests.matching(verb="get"))   # discovery
+
+
+def test_bearer_scheme_is_case_insensitive(api, client):
+    cfg = client.configuration
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        resp = client.rest_client.pool_manager.request(
+            "GET", cfg.host + "/api/v1/namespaces", headers={"Authorization": f"{scheme} {api.admin_token}"},
+            retries=False)
+        assert resp.status == 200, scheme
+    resp = client.rest_client.pool_manager.request(
+        "GET", cfg.host + "/api/v1/namespaces", headers={"Authorization": "Basic eDp5"}, retries=False)
+    assert resp.status == 401 and json.loads(resp.data)["reason"] == "Unauthorized"
