@@ -109,6 +109,8 @@ def host_pip_env():
 def in_chroot(root, argv, env=None, binds=(), input=None, timeout=900):
     """Run argv inside `root` with /dev, /proc and `binds` [(host path,
     path in tree, read_only)] mounted in a private mount namespace."""
+    for mount_point in ("/dev", "/proc"):  # an image tarball may leave them out
+        os.makedirs(inside(root, mount_point), exist_ok=True)
     steps = ['set -e', 'r="$1"; shift',
              'mount --bind /dev "$r/dev"', 'mount -t proc proc "$r/proc"']
     for source, target, read_only in binds:

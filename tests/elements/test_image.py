@@ -19,6 +19,7 @@ import pytest
 from tests.agent import deployments as D
 from tests.agent.heat_server import HeatServer
 from tests.elements import rootfs
+from tests.elements.strict_certs import strict_kubeapi
 
 IMAGE_TAR = os.environ.get("HEAT_KUBECTL_IMAGE_TAR")
 KUBECONFIG = "/etc/heat-config-kubectl/kubeconfig"  # the element's default
@@ -55,13 +56,12 @@ def configmap(name, value):
 
 
 def test_chain_in_the_image_signals_heat(image):
-    from tests.kubeapi import KubeAPI
     import kubernetes
 
     heat = HeatServer().start()
     suffix = uuid.uuid4().hex[:6]
     try:
-        with KubeAPI() as api:
+        with strict_kubeapi() as api:
             os.makedirs(rootfs.inside(image, os.path.dirname(KUBECONFIG)), exist_ok=True)
             shutil.copy(api.kubeconfig_path, rootfs.inside(image, KUBECONFIG))
             names = [f"first-{suffix}", f"second-{suffix}"]
@@ -78,8 +78,8 @@ def test_chain_in_the_image_signals_heat(image):
             # The image's own os-collect-config and its own configuration
             # (command = os-refresh-config), one pass over Heat's metadata.
             proc = rootfs.in_chroot(image, [
-                "os-collect-config", "--one-time", "--collectors", "request",
-                "--request-metadata-url", f"{heat.url}/metadata"], timeout=600)
+                "os-collect-config", "--one-time",
+                "--request-metadata-url", f"{heat.url}/metadata", "request"], timeout=600)
             logs = proc.stdout + proc.stderr
             assert proc.returncode == 0, logs[-8000:]
 
