@@ -617,6 +617,10 @@ class Controllers:
         if status["phase"] == "Running" or finished:
             ip = state.setdefault("ip", f"10.244.0.{(hash(meta['uid']) % 250) + 2}")
             status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
+        if any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"]):
+            state.setdefault("ready_at", now)
+        else:
+            state.pop("ready_at", None)
         if status != pod["status"]:
             pod["status"] = status
             self._write_status(K_POD, pod)
@@ -720,8 +724,9 @@ class Controllers:
                            f"Deleted pod: {p['metadata']['name']}", "replicaset-controller")
         pods = [p for p in self._children(rs, K_POD) if not p["metadata"].get("deletionTimestamp")]
         ready = sum(1 for p in pods if _ready(p))
+        available = self._available(pods, rs["spec"].get("minReadySeconds", 0), (K_RS, ns, rs["metadata"]["name"]))
         status = {"replicas": len(pods), "fullyLabeledReplicas": len(pods),
-                  "readyReplicas": ready, "availableReplicas": ready,
+                  "readyReplicas": ready, "availableReplicas": available,
                   "observedGeneration": rs["metadata"].get("generation", 1)}
         status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
         status["terminatingReplicas"] = sum(1 for p in self._children(rs, K_POD)
@@ -731,6 +736,21 @@ class Controllers:
         if status != rs.get("status"):
             rs["status"] = status
             self._write_status(K_RS, rs)
+
+    def _available(self, pods, min_ready, requeue):
+        """Pods Ready for at least minReadySeconds; requeue when the next one will be."""
+        now, count, next_at = time.time(), 0, None
+        for p in pods:
+            if not _ready(p):
+                continue
+            ready_at = self.kubelet.get(p["metadata"]["uid"], {}).get("ready_at", 0)
+            if now >= ready_at + min_ready:
+                count += 1
+            else:
+                next_at = _min(next_at, ready_at + min_ready - now)
+        if next_at is not None:
+            self.enqueue(*requeue, next_at + 0.01)
+        return count
 
     # -- Deployment ----------------------------------------------------------------------------
     def deployment(self, d):

@@ -398,3 +398,16 @@ def test_namespace_finalize_subresource_releases_a_stuck_namespace(api, apis):
     with pytest.raises(ApiException) as err:
         apis["core"].read_namespace("stuck")
     assert err.value.status == 404
+
+
+def test_min_ready_seconds_delays_availability(api, apis):
+    apis["apps"].create_namespaced_deployment("default", workload("Deployment", "patient", replicas=1,
+                                                                  minReadySeconds=1))
+    d = api.wait_for(lambda: (lambda o: o if o["status"].get("readyReplicas") == 1 else None)(
+        api.get("deployments", "patient", "default")), message="ready")
+    ready_seen = time.time()
+    assert not d["status"].get("availableReplicas") and condition(d, "Available")["status"] == "False"
+    api.wait_for(lambda: api.get("deployments", "patient", "default")["status"].get("availableReplicas") == 1,
+                 message="available")
+    assert time.time() - ready_seen >= 0.8
+    assert condition(api.get("deployments", "patient", "default"), "Available")["status"] == "True"
