@@ -126,8 +126,12 @@ def validate(obj, resource):
     elif kind == "Job":
         causes += _template(spec, "spec", ["OnFailure", "Never"])
     elif kind == "CronJob":
-        if not spec.get("schedule"):
+        schedule = spec.get("schedule")
+        if not schedule:
             causes.append(required("spec.schedule"))
+        elif not schedule.startswith("@") and len(schedule.split()) != 5:
+            causes.append(invalid("spec.schedule", schedule,
+                                  f"expected exactly 5 fields, found {len(schedule.split())}: {schedule}"))
         causes += _template((spec.get("jobTemplate") or {}).get("spec") or {},
                             "spec.jobTemplate.spec", ["OnFailure", "Never"])
     elif kind == "Service":

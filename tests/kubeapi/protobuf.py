@@ -3,8 +3,9 @@
 client-go's core clients encode built-in objects as protobuf
 ("application/vnd.kubernetes.protobuf": the magic b"k8s\\x00" then a runtime.Unknown
 {typeMeta=1 {apiVersion=1, kind=2}, raw=2, contentEncoding=3, contentType=4}). kubectl
-uses them in `kubectl create namespace|configmap|secret|serviceaccount`. Those kinds are
-decoded here with their field numbers from k8s.io/api's generated.proto; any other kind
+uses them in `kubectl create namespace|configmap|secret|serviceaccount|deployment|job|
+cronjob|service` and `kubectl expose`. Those kinds are decoded here (the fields those
+commands set) with their field numbers from k8s.io/api's generated.proto; any other kind
 gets 415 (responses are always JSON, which client-go accepts).
 """
 
@@ -24,7 +25,39 @@ OBJECT_META = {1: ("name", "string"), 2: ("generateName", "string"), 3: ("namesp
                10: ("deletionGracePeriodSeconds", "int"), 11: ("labels", ("map", "string")),
                12: ("annotations", ("map", "string")), 13: ("ownerReferences", ("list", OWNER_REF)),
                14: ("finalizers", ("list", "string"))}
+LABEL_SELECTOR = {1: ("matchLabels", ("map", "string")),
+                  2: ("matchExpressions", ("list", {1: ("key", "string"), 2: ("operator", "string"),
+                                                    3: ("values", ("list", "string"))}))}
+INT_OR_STRING = "intorstring"
+CONTAINER = {1: ("name", "string"), 2: ("image", "string"), 3: ("command", ("list", "string")),
+             4: ("args", ("list", "string")), 5: ("workingDir", "string"),
+             6: ("ports", ("list", {1: ("name", "string"), 2: ("hostPort", "int"),
+                                    3: ("containerPort", "int"), 4: ("protocol", "string")})),
+             7: ("env", ("list", {1: ("name", "string"), 2: ("value", "string")})),
+             8: ("resources", {}), 14: ("imagePullPolicy", "string")}
+POD_SPEC = {2: ("containers", ("list", CONTAINER)), 3: ("restartPolicy", "string"),
+            4: ("terminationGracePeriodSeconds", "int"), 6: ("dnsPolicy", "string"),
+            7: ("nodeSelector", ("map", "string")), 8: ("serviceAccountName", "string")}
+POD_TEMPLATE = {1: ("metadata", OBJECT_META), 2: ("spec", POD_SPEC)}
+JOB_SPEC = {1: ("parallelism", "int"), 2: ("completions", "int"), 3: ("activeDeadlineSeconds", "int"),
+            4: ("selector", LABEL_SELECTOR), 6: ("template", POD_TEMPLATE), 7: ("backoffLimit", "int"),
+            10: ("suspend", "bool")}
 SCHEMAS = {
+    ("apps/v1", "Deployment"): {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("replicas", "int"), 2: ("selector", LABEL_SELECTOR), 3: ("template", POD_TEMPLATE),
+        4: ("strategy", {1: ("type", "string")}), 5: ("minReadySeconds", "int"),
+        6: ("revisionHistoryLimit", "int"), 7: ("paused", "bool"), 9: ("progressDeadlineSeconds", "int")})},
+    ("batch/v1", "Job"): {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC)},
+    ("batch/v1", "CronJob"): {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("schedule", "string"), 3: ("concurrencyPolicy", "string"), 4: ("suspend", "bool"),
+        5: ("jobTemplate", {1: ("metadata", OBJECT_META), 2: ("spec", JOB_SPEC)}),
+        6: ("successfulJobsHistoryLimit", "int"), 7: ("failedJobsHistoryLimit", "int"),
+        8: ("timeZone", "string")})},
+    ("v1", "Service"): {1: ("metadata", OBJECT_META), 2: ("spec", {
+        1: ("ports", ("list", {1: ("name", "string"), 2: ("protocol", "string"), 3: ("port", "int"),
+                               4: ("targetPort", INT_OR_STRING), 5: ("nodePort", "int")})),
+        2: ("selector", ("map", "string")), 3: ("clusterIP", "string"), 4: ("type", "string"),
+        10: ("externalName", "string")})},
     ("v1", "Namespace"): {1: ("metadata", OBJECT_META),
                           2: ("spec", {1: ("finalizers", ("list", "string"))}),
                           3: ("status", {1: ("phase", "string")})},
@@ -83,10 +116,24 @@ def _scalar(kind, value):
         return bool(value)
     if kind == "int":
         return value
+    if kind == INT_OR_STRING:       # {type=1 (0 int, 1 string), intVal=2, strVal=3}
+        fields = {n: v for n, _, v in _fields(value)}
+        return fields[3].decode() if fields.get(1) == 1 else fields.get(2, 0)
     if kind == TIME:
         seconds = dict((n, v) for n, _, v in _fields(value)).get(1, 0)
         return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
     return _message(kind, value)
+
+
+# Optional (pointer) fields: their zero value is meaningful. Other fields are always
+# encoded by Go's gogo-protobuf, zero or not, and JSON omits them when zero.
+POINTER_FIELDS = {"replicas", "revisionHistoryLimit", "progressDeadlineSeconds",
+                  "terminationGracePeriodSeconds", "activeDeadlineSeconds", "backoffLimit",
+                  "completions", "parallelism", "successfulJobsHistoryLimit",
+                  "failedJobsHistoryLimit", "deletionGracePeriodSeconds", "suspend", "immutable",
+                  "automountServiceAccountToken"}
+KEEP_EMPTY = {"resources"}
+EPOCH = "1970-01-01T00:00:00Z"
 
 
 def _message(schema, data):
@@ -102,7 +149,11 @@ def _message(schema, data):
         elif isinstance(kind, tuple) and kind[0] == "list":
             out.setdefault(name, []).append(_scalar(kind[1], value))
         else:
-            out[name] = _scalar(kind, value)
+            decoded = _scalar(kind, value)
+            if name not in POINTER_FIELDS and name not in KEEP_EMPTY and \
+                    decoded in ("", 0, False, {}, EPOCH) and decoded is not True:
+                continue
+            out[name] = decoded
     return out
 
 

@@ -322,3 +322,26 @@ def test_legacy_discovery_documents(client):
     assert not nodes.namespaced
     assert deployments.subresources["scale"].kind == "Scale"
     assert set(deployments.subresources) == {"scale", "status"}
+
+
+def test_kubectl_create_generators_and_expose(kubectl, api):
+    """These commands send protobuf bodies (client-go's typed clients)."""
+    kubectl.ok("create", "deployment", "web", "--image=nginx:1.25", "--replicas=2", "--port=80")
+    d = api.get("deployments", "web", "default")
+    assert d["spec"]["replicas"] == 2 and d["spec"]["selector"] == {"matchLabels": {"app": "web"}}
+    container = d["spec"]["template"]["spec"]["containers"][0]
+    assert (container["name"], container["image"], container["ports"]) == \
+        ("nginx", "nginx:1.25", [{"containerPort": 80, "protocol": "TCP"}])
+    assert d["spec"]["strategy"]["type"] == "RollingUpdate"
+    kubectl.ok("expose", "deployment", "web", "--port=8080", "--target-port=80")
+    svc = api.get("services", "web", "default")
+    assert svc["spec"]["ports"] == [{"port": 8080, "protocol": "TCP", "targetPort": 80}]
+    assert svc["spec"]["selector"] == {"app": "web"}
+    kubectl.ok("create", "job", "once", "--image=busybox", "--", "echo", "hi")
+    job = api.get("jobs", "once", "default")
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["echo", "hi"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    bad = kubectl("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5")
+    assert bad.returncode == 1 and "spec.schedule: Invalid value" in bad.stderr
+    kubectl.ok("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *")
+    assert api.get("cronjobs", "tick", "default")["spec"]["schedule"] == "*/5 * * * *"
