@@ -56,7 +56,7 @@ Failure modes chosen by image name (substring of any container's image)
   anything else   Ready after delays.pod_start; pods of Jobs (restartPolicy Never/OnFailure)
                   run delays.job_run s and Succeed.
 
-Controllers (see controllers.py): Deployment -> ReplicaSet -> Pods (status with
+Controllers (see controllers/): Deployment -> ReplicaSet -> Pods (status with
 observedGeneration, replicas/updated/ready/available, Available and Progressing conditions,
 ProgressDeadlineExceeded after spec.progressDeadlineSeconds), StatefulSet (ordered, PVCs from
 volumeClaimTemplates, rolling update), DaemonSet (one pod per matching node), Job
@@ -121,6 +121,12 @@ Fidelity notes
   empty labels/annotations/finalizers are dropped.
 - kubectl's typed clients send protobuf for `kubectl create namespace|configmap|secret|
   serviceaccount`: those are decoded (protobuf.py); other protobuf bodies get 415.
+
+Modules: server.py (HTTP routing, auth, faults, request log), watch.py, cluster.py (API
+semantics), storage.py, merge.py (patches, server-side apply, managedFields), admission.py
+(validation, defaults), schema.py (known fields), discovery.py (discovery, OpenAPI),
+tables.py (kubectl get columns), protobuf.py, events.py, auth.py (TLS, users), faults.py,
+controllers/ (kubelet.py, workloads.py, objects.py), kubectl.py (find the PyPI kubectl).
 
 Not modelled: admission webhooks, conversion between CRD versions, CRD schema validation,
 RBAC objects (only the per-user namespace limit), exec/attach/port-forward, protobuf answers.

@@ -179,7 +179,7 @@ def _validate_crd(obj):
     expected = f'{names.get("plural")}.{spec.get("group")}'
     if names.get("plural") and spec.get("group") and obj["metadata"].get("name") != expected:
         causes.append(invalid("metadata.name", obj["metadata"].get("name"),
-                              f"must be spec.names.plural+\".\"+spec.group"))
+                              "must be spec.names.plural+\".\"+spec.group"))
     return causes
 
 

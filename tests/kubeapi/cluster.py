@@ -1,7 +1,7 @@
 """The API's semantics, independent of HTTP: create/get/list/update/patch/
 delete with metadata bookkeeping, subresources, dry-run, server-side apply,
 finalizers and deletion propagation. The HTTP layer (server.py) and the
-controllers (controllers.py) both go through this class."""
+controllers (controllers/) both go through this class."""
 
 import base64
 import copy

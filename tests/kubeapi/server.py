@@ -9,11 +9,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from . import auth as authmod
-from . import discovery, errors, protobuf, tables
-from .cluster import DeleteOptions, parse_body, parse_label_selector, parse_field_selector, \
-    labels_match, fields_match
+from . import discovery, errors, protobuf, tables, watch
+from .cluster import DeleteOptions, parse_body
 from .faults import RequestRecord
-from .storage import TooOld
 
 PATCH_TYPES = {"application/json-patch+json": "json", "application/merge-patch+json": "merge",
                "application/strategic-merge-patch+json": "strategic",
@@ -253,7 +251,7 @@ class Handler(BaseHTTPRequestHandler):
         sub = info.subresource if info.subresource in ("status", "finalize") else None
         if method == "GET":
             if info.verb == "watch":
-                return self._watch(api, res, ns)
+                return watch.stream(self, api, res, ns)
             if info.name:
                 body = cluster.get(res, ns, info.name)
                 items = [body]
@@ -452,112 +450,6 @@ class Handler(BaseHTTPRequestHandler):
             if doc:
                 return self._respond(200, doc)
         raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", {})
-
-    # -- watch ---------------------------------------------------------------------------
-    def _watch(self, api, res, ns):
-        cluster, store = api.cluster, api.cluster.store
-        q = self.query
-        labels = parse_label_selector(q.get("labelSelector", ""))
-        fields = parse_field_selector(q.get("fieldSelector", ""))
-        timeout = float(q.get("timeoutSeconds") or api.watch_timeout)
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
-        rv_param = q.get("resourceVersion", "")
-        initial = []
-        with store.lock:
-            if ns:
-                cluster._check_namespace(res, ns)
-            current = store.rv
-            matching = {(o["metadata"].get("namespace", ""), o["metadata"]["name"])
-                        for o in store.list(res.key, ns)
-                        if (not labels or labels_match(labels, o)) and (not fields or fields_match(fields, o))}
-            if rv_param in ("", "0") or q.get("sendInitialEvents") == "true":
-                initial = [cluster._output(res, o) for o in store.list(res.key, ns)
-                           if (not labels or labels_match(labels, o))
-                           and (not fields or fields_match(fields, o))]
-                since = current
-            else:
-                try:
-                    since = int(rv_param)
-                except ValueError:
-                    raise errors.bad_request(f"invalid resource version {rv_param!r}") from None
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Cache-Control", "no-cache, private")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.record.code = 200
-        self.end_headers()
-        self.close_connection = True
-        sent = 0
-
-        def emit(event_type, obj):
-            nonlocal sent
-            if self.cut_after is not None and sent >= self.cut_after:
-                raise _Cut()
-            line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
-            self.wfile.flush()
-            sent += 1
-
-        def bookmark(rv, initial_end=False):
-            meta = {"resourceVersion": str(rv)}
-            if initial_end:
-                meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-            emit("BOOKMARK", {"kind": res.kind, "apiVersion": res.api_version, "metadata": meta})
-
-        try:
-            if self.cut_after == 0:
-                raise _Cut()
-            for obj in initial:
-                emit("ADDED", obj)
-            if q.get("sendInitialEvents") == "true":
-                bookmark(since, initial_end=True)
-            deadline = time.time() + timeout
-            last_bookmark = time.time()
-            while time.time() < deadline and not api.stopping.is_set():
-                try:
-                    changes, seen = store.changes_since(since, res.key)
-                except TooOld:
-                    emit("ERROR", errors.gone(f"too old resource version: {since} "
-                                              f"({store.compacted_rv})").status())
-                    break
-                for rv, event_type, _, obj in changes:
-                    if ns and obj["metadata"].get("namespace") != ns:
-                        continue
-                    if not (labels or fields):
-                        emit(event_type, cluster._output(res, obj))
-                        continue
-                    # with a selector, an object that starts or stops matching is
-                    # ADDED or DELETED for this watch, as on a real server
-                    key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
-                    now = (not labels or labels_match(labels, obj)) and \
-                        (not fields or fields_match(fields, obj))
-                    if event_type == "DELETED":
-                        if key in matching:
-                            matching.discard(key)
-                            emit("DELETED", cluster._output(res, obj))
-                    elif now:
-                        emit(event_type if key in matching else "ADDED", cluster._output(res, obj))
-                        matching.add(key)
-                    elif key in matching:
-                        matching.discard(key)
-                        emit("DELETED", cluster._output(res, obj))
-                since = seen
-                if bookmarks and time.time() - last_bookmark >= api.bookmark_interval:
-                    bookmark(since)
-                    last_bookmark = time.time()
-                store.wait(since, min(0.25, max(0.0, deadline - time.time())))
-            if not api.stopping.is_set():
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-        except _Cut:
-            self._abort()
-        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
-            pass
-
-
-class _Cut(Exception):
-    pass
-
 
 def scale_of(obj):
     meta = obj["metadata"]
