@@ -218,10 +218,22 @@ class Engine:
         found = self.get("/containers/json", {"all": "1", "filters": filters}) or []
         inspected = []
         for summary in found:
-            data = self.get(f"/containers/{summary['Id']}/json")
-            if data is not None:  # gone between list and inspect
+            data = self.inspect(summary["Id"])
+            if data is not None:
                 inspected.append(data)
         return inspected
+
+    def inspect(self, container_id: str) -> Optional[dict]:
+        """A container's inspect data; None when it is gone (removed between
+        a listing and now: podman then answers 500 "no such container")."""
+        status, body = self.call("GET", f"{API}/containers/{container_id}/json",
+                                 ok=(200, 500))
+        if status == 500:
+            if "no such container" in _api_message(body).lower():
+                return None
+            raise EngineError(f"container engine: inspecting {container_id[:12]} failed: "
+                              f"{_api_message(body)}")
+        return None if status == 404 else json.loads(body)
 
     def logs(self, container_id: str, lines: int = LOG_LINES) -> str:
         status, body = self.call(
@@ -437,7 +449,8 @@ class ComposeBackend(Backend):
             down = Outcome()
             if not self._compose(args, deadline, outcome=down):
                 # Not fatal: the sweep below removes what is ours anyway.
-                outcome.notes.append(f"compose down failed ({down.error}); removed through the engine API")
+                outcome.notes.append(
+                    f"compose down failed ({down.error}); removed through the engine API")
         leftovers = self.engine.containers(self.owned())
         for container in leftovers:
             self.engine.remove_container(container["Id"], volumes)
@@ -633,17 +646,13 @@ class ComposeBackend(Backend):
                     _stop(proc)
             output.seek(0)
             text = output.read()
-        if failure:
-            outcome.ok = False
-            outcome.error = failure
-            outcome.diagnostics.append(f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
-            return False
-        if proc.returncode != 0:
-            outcome.ok = False
-            outcome.error = _compose_error(text, args[0], proc.returncode, self.project)
-            outcome.diagnostics.append(f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
-            return False
-        return True
+        if not failure and proc.returncode == 0:
+            return True
+        outcome.ok = False
+        outcome.error = failure or _compose_error(text, args[0], proc.returncode, self.project)
+        outcome.diagnostics.append(
+            f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
+        return False
 
     def _by_service(self, containers: list) -> dict:
         found = {}
@@ -839,7 +848,8 @@ def _completion_dependencies(compose: dict) -> set:
         depends = spec.get("depends_on")
         if isinstance(depends, dict):
             for name, rule in depends.items():
-                if isinstance(rule, dict) and rule.get("condition") == "service_completed_successfully":
+                condition = rule.get("condition") if isinstance(rule, dict) else None
+                if condition == "service_completed_successfully":
                     done.add(name)
     return done
 

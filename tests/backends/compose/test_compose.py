@@ -205,7 +205,8 @@ def test_service_that_exits_fails_early_with_code_and_logs(new_project):
     compose = {"services": {
         "ok": dict(sleeper(), image=project.image),
         "crash": {"image": project.image,
-                  "command": ["sh", "-c", "echo starting up; echo cannot open config >&2; exit 3"]}}}
+                  "command": ["sh", "-c",
+                              "echo starting up; echo cannot open config >&2; exit 3"]}}}
     started = time.monotonic()
     result, stderr, code = project.run(compose, options={"timeout": 120})
     took = time.monotonic() - started
@@ -227,7 +228,8 @@ def test_dependency_that_exits_fails_early(new_project):
     result, stderr, _ = project.run(compose, options={"timeout": 120})
     took = time.monotonic() - started
     assert result["deploy_status_code"] == 1
-    assert "service db" in result["deploy_stderr"] and "exited with code 4" in result["deploy_stderr"]
+    assert "service db" in result["deploy_stderr"]
+    assert "exited with code 4" in result["deploy_stderr"]
     assert "db gave up" in result["deploy_stderr"]
     assert took < 40, took
 

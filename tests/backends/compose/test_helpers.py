@@ -1,6 +1,11 @@
 """The compose backend's pure helpers, on the data the engine and
 docker-compose 1.29 really produce (shapes copied from this machine's runs)."""
 
+import http.server
+import json
+import socketserver
+import threading
+
 import pytest
 
 from hook_kubectl.backends import compose
@@ -89,3 +94,59 @@ def test_enabled_services_skip_profiles_and_zero_scale():
 def test_docker_host_prefers_the_environment(tmp_path):
     assert compose.docker_host({"DOCKER_HOST": "tcp://127.0.0.1:2375"}) == "tcp://127.0.0.1:2375"
     assert compose.docker_host({}).startswith("unix://")
+
+
+
+class _Answer500(http.server.BaseHTTPRequestHandler):
+    """Answers every request as podman 4.3 answered an inspect racing a
+    removal (seen in this suite): 500, 'does not exist in database'."""
+
+    message = ""
+
+    def do_GET(self):
+        body = json.dumps({"cause": "no such container", "message": self.message,
+                           "response": 500}).encode()
+        self.send_response(500)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _UnixHTTPServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def get_request(self):
+        request, _ = super().get_request()
+        return request, ("local", 0)
+
+
+@pytest.mark.parametrize("message, gone", [
+    ("container 1234 does not exist in database: no such container", True),
+    ("something else broke", False),
+])
+def test_inspect_racing_a_removal_is_gone_not_an_error(tmp_path, message, gone):
+    handler = type("Handler", (_Answer500,), {"message": message})
+    path = str(tmp_path / "engine.sock")
+    server = _UnixHTTPServer(path, handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        engine = compose.Engine(f"unix://{path}")
+        if gone:
+            assert engine.inspect("1234") is None
+        else:
+            with pytest.raises(compose.EngineError, match="something else broke"):
+                engine.inspect("1234")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_inspect_of_an_unknown_container_on_podman_is_none(docker_api):
+    engine = compose.Engine(docker_api["DOCKER_HOST"])
+    assert engine.inspect("0" * 64) is None
+    assert engine.containers({"com.docker.compose.project": "no-such-project-xyz"}) == []
