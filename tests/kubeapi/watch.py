@@ -6,7 +6,7 @@ import json
 import ssl
 import time
 
-from . import errors
+from . import errors, tables
 from .cluster import fields_match, labels_match, parse_field_selector, parse_label_selector
 from .storage import TooOld
 
@@ -48,8 +48,14 @@ def stream(handler, api, res, ns):
     handler.close_connection = True
     sent = 0
 
+    as_table = tables.wants_table(handler.headers.get("Accept"))     # kubectl get -w
+    columns = handler._printer_columns(api, res) if as_table else None
+
     def emit(event_type, obj):
         nonlocal sent
+        if as_table and event_type in ("ADDED", "MODIFIED", "DELETED"):
+            obj = tables.table(res, [obj], columns, q.get("includeObject", "Metadata"),
+                               obj["metadata"].get("resourceVersion", ""))
         if handler.cut_after is not None and sent >= handler.cut_after:
             raise _Cut()
         line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":")).encode() + b"\n"

@@ -345,3 +345,21 @@ def test_kubectl_create_generators_and_expose(kubectl, api):
     assert bad.returncode == 1 and "spec.schedule: Invalid value" in bad.stderr
     kubectl.ok("create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *")
     assert api.get("cronjobs", "tick", "default")["spec"]["schedule"] == "*/5 * * * *"
+
+
+def test_get_watch_prints_rows_as_objects_change(kubectl, api):
+    import subprocess
+    import time
+    proc = subprocess.Popen([kubectl.path, "--kubeconfig", kubectl.kubeconfig, "--cache-dir", kubectl.cache,
+                             "get", "configmaps", "-w"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=kubectl.env)
+    try:
+        api.wait_for(lambda: api.requests.matching(verb="watch", resource="configmaps"), message="the watch")
+        kubectl.ok("create", "configmap", "live", "--from-literal=a=1")
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "DATA", "AGE"], out + err
+    assert lines[1].split()[:2] == ["live", "1"]
