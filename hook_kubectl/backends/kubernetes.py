@@ -56,6 +56,7 @@ WORKLOADS = SCALABLE | {("apps", "DaemonSet"), ("batch", "Job"), ("batch", "Cron
                         ("", "Pod"), ("", "ReplicationController")}
 SUSPENDABLE = {("batch", "CronJob"), ("batch", "Job")}
 DIAGNOSE_GRACE = 15.0  # seconds to gather diagnostics after the deadline
+DISCOVERY_PATIENCE = 15.0  # seconds a new CRD's kind may take to appear in discovery
 CONFLICT_MANAGER = re.compile(r'conflicts? with "([^"]+)"')
 # Fields no diff should show: the server's bookkeeping and our config id.
 NOISE_METADATA = ("managedFields", "resourceVersion", "uid", "creationTimestamp",
@@ -163,9 +164,7 @@ class KubernetesBackend(Backend):
             if not established.ok:
                 established.objects = outcome.objects
                 return established
-            conn.refresh()
-            for item in deferred:
-                self._resolve_one(conn, item, required=True)
+            self._resolve_new_kinds(conn, deferred, deadline)
             conflicts = self._check_owners(conn, deferred, parent)
             if conflicts:
                 return self._refused(outcome, conflicts, "only Namespaces and CRDs were applied")
@@ -421,6 +420,19 @@ class KubernetesBackend(Backend):
             if not self._resolve_one(conn, item, required=(item.group, item.kind) not in crds):
                 deferred.append(item)
         return deferred
+
+    def _resolve_new_kinds(self, conn, deferred, deadline):
+        """Resolve custom resources once their CRDs are Established. An API
+        server may serve a new kind in discovery a moment after that."""
+        patience = Deadline(min(DISCOVERY_PATIENCE, deadline.remaining()))
+        while True:
+            conn.refresh()
+            pending = [i for i in deferred if not self._resolve_one(conn, i, required=False)]
+            if not pending:
+                return
+            if patience.expired():
+                self._resolve_one(conn, pending[0], required=True)  # raises, naming it
+            patience.sleep(0.5)
 
     def _resolve_one(self, conn, item, required: bool) -> bool:
         resource = conn.resource(item.body["apiVersion"], item.kind)

@@ -317,3 +317,16 @@ def test_apply_order_namespaces_then_what_pods_use_then_workloads(cluster, hook,
     assert hook.run("", action="DELETE").status == 0
     deletes = [r.resource for r in fake.requests.matching(verb="delete") if r.resource != "secrets"]
     assert deletes.index("deployments") < deletes.index("configmaps") < deletes.index("namespaces")
+
+
+def test_custom_resource_waits_for_its_kind_in_discovery(cluster, hook, fake):
+    # Some API servers serve a new kind in discovery a moment after its CRD
+    # is Established: the hook looks again instead of failing.
+    group = f"{hook.namespace}.example.com"
+    lag = fake.faults.add("error", code=404, verb="get", path=f"/apis/{group}/v1", times=8)
+    widget = {"apiVersion": f"{group}/v1", "kind": "Widget", "metadata": {"name": "w1"}}
+    run = hook.run(m.dump(m.crd(group=group), widget))
+    assert run.status == 0, run
+    assert lag.hits == 8
+    assert cluster.get(f"{group}/v1", "Widget", "w1", hook.namespace) is not None
+    assert hook.run("", action="DELETE").status == 0
