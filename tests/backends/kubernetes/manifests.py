@@ -71,3 +71,14 @@ def crd(group="widgets.example.com", kind="Widget", plural="widgets"):
                                "schema": {"openAPIV3Schema": {
                                    "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
     }
+
+
+def daemon_set(name, image):
+    return {
+        "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                     "terminationGracePeriodSeconds": 0,
+                     "containers": [{"name": "main", "image": image,
+                                     "command": ["sh", "-c", "sleep 3600"]}]}}},
+    }

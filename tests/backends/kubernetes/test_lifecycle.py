@@ -146,3 +146,21 @@ def test_suspend_and_resume_a_running_job(cluster, hook):
     assert resumed.status == 0, resumed
     assert f"Job/batch in {hook.namespace}: started, ready (complete)" in resumed.stdout
     assert cluster.get("batch/v1", "Job", "batch", hook.namespace)["spec"]["suspend"] is False
+
+
+def test_daemon_set_ready_and_left_running_by_suspend(cluster, hook):
+    config = m.dump(m.daemon_set("agent", cluster.images["ok"]))
+    created = hook.run(config)
+    assert created.status == 0, created
+    assert f"DaemonSet/agent in {hook.namespace}: created, ready (" in created.stdout
+    suspended = hook.run(config, action="SUSPEND")
+    assert suspended.status == 0, suspended
+    assert "a DaemonSet cannot be scaled to zero; left running" in suspended.stdout
+    assert hook.run(config, action="RESUME").status == 0
+
+
+def test_daemon_set_with_a_bad_image_fails_fast(cluster, hook):
+    run = hook.run(m.dump(m.daemon_set("agent", cluster.images["pull-error"])), timeout=300)
+    assert run.status != 0
+    assert run.elapsed < 10, run
+    assert run.stderr.startswith(f"DaemonSet/agent in {hook.namespace}: pod agent-"), run
