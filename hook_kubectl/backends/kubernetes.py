@@ -391,6 +391,11 @@ class KubernetesBackend(Backend):
         return self._connection
 
     def _item(self, obj: dict) -> Item:
+        # A manifest saved with `kubectl get -o yaml` carries the server's
+        # bookkeeping: a stale resourceVersion would fail the apply and
+        # managedFields may not be sent; status is not ours to apply.
+        obj = {k: v for k, v in obj.items() if k != "status"}
+        obj["metadata"] = {k: v for k, v in obj["metadata"].items() if k not in NOISE_METADATA}
         item = Item(body=obj)
         item.report = ObjectReport(kind=item.kind, name=item.name, namespace=item.namespace)
         return item

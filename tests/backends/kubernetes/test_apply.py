@@ -330,3 +330,19 @@ def test_custom_resource_waits_for_its_kind_in_discovery(cluster, hook, fake):
     assert lag.hits == 8
     assert cluster.get(f"{group}/v1", "Widget", "w1", hook.namespace) is not None
     assert hook.run("", action="DELETE").status == 0
+
+
+def test_manifest_saved_from_the_server_applies(cluster, hook):
+    assert hook.run(m.dump(m.config_map("exported", k="v1"))).status == 0
+    # Saved with `kubectl get -o yaml` long ago: a stale resourceVersion
+    # (a precondition that would fail), uid, managedFields and status.
+    saved = m.config_map("exported", k="v2")
+    saved["metadata"].update({"resourceVersion": "1", "uid": "0000", "generation": 3,
+                              "creationTimestamp": "2020-01-01T00:00:00Z",
+                              "managedFields": [{"manager": "kubectl", "operation": "Apply"}]})
+    saved["status"] = {}
+    run = hook.run(m.dump(saved), action="UPDATE")
+    assert run.status == 0, run
+    live = cluster.get("v1", "ConfigMap", "exported", hook.namespace)
+    assert live["data"] == {"k": "v2"}
+    assert {f["manager"] for f in live["metadata"]["managedFields"]} == {"heat-config-kubectl"}
