@@ -194,11 +194,15 @@ class Engine:
                 f"cannot reach the container engine at DOCKER_HOST={self.host}: {exc}") from None
         finally:
             conn.close()
-        if response.status not in ok and response.status != 404:
+        status = response.status
+        if status == 500 and "no such " in _api_message(body).lower():
+            # podman's answer for an object removed while we looked at it
+            status = 404
+        if status not in ok and status != 404:
             raise EngineError(
                 f"container engine: {method} {path.split('?')[0]} answered "
                 f"{response.status}: {_api_message(body)}")
-        return response.status, body
+        return status, body
 
     def get(self, path: str, query: Optional[dict] = None):
         status, body = self.call("GET", API + path, query)
@@ -225,15 +229,8 @@ class Engine:
 
     def inspect(self, container_id: str) -> Optional[dict]:
         """A container's inspect data; None when it is gone (removed between
-        a listing and now: podman then answers 500 "no such container")."""
-        status, body = self.call("GET", f"{API}/containers/{container_id}/json",
-                                 ok=(200, 500))
-        if status == 500:
-            if "no such container" in _api_message(body).lower():
-                return None
-            raise EngineError(f"container engine: inspecting {container_id[:12]} failed: "
-                              f"{_api_message(body)}")
-        return None if status == 404 else json.loads(body)
+        a listing and now)."""
+        return self.get(f"/containers/{container_id}/json")
 
     def logs(self, container_id: str, lines: int = LOG_LINES) -> str:
         status, body = self.call(
