@@ -21,7 +21,9 @@ from tests.agent import sdists
 
 ROOT = sdists.ROOT
 HOOK = os.path.join(ROOT, "hooks", "kubectl")
-BIN = os.path.dirname(os.path.realpath(sys.executable))
+# The bin directory of the python running the tests (a venv's, not resolved through
+# its symlink): its console scripts and its python3 for the scripts' shebangs.
+BIN = os.path.dirname(sys.executable)
 
 # 20-os-apply-config runs a bare `os-apply-config`, which writes under / and,
 # as root, appends to /var/log/os-apply-config.log. This wrapper, first on

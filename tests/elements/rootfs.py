@@ -19,7 +19,10 @@ import tempfile
 from tests.agent import sdists
 
 SUITE = "bookworm"
-INCLUDE = ("python3", "python3-venv", "python3-yaml", "python3-requests", "ca-certificates")
+# python3-venv for the source install type, python3-pip for the package one;
+# python3-yaml and python3-requests for 55-heat-config and heat-config-notify.
+INCLUDE = ("python3", "python3-venv", "python3-pip", "python3-yaml", "python3-requests",
+           "ca-certificates")
 MIRROR = os.environ.get("HEAT_KUBECTL_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 CACHE = os.path.join(sdists.ROOT, ".cache", "rootfs")
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -37,6 +40,9 @@ def tarball() -> str:
     if os.path.exists(path):
         return path
     os.makedirs(CACHE, exist_ok=True)
+    for stale in os.listdir(CACHE):  # trees made for another package list
+        if stale.startswith(f"{SUITE}-minbase-") and stale.endswith(".tar"):
+            os.remove(os.path.join(CACHE, stale))
     build = tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE)
     try:
         subprocess.run(

@@ -12,6 +12,7 @@ stand-in listen on 127.0.0.1 (the chroot shares the host's network).
 import json
 import os
 import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -30,11 +31,12 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("image") / "root")
+    base = tmp_path_factory.mktemp("image")
+    root = str(base / "root")
     os.makedirs(root)
-    import subprocess
     subprocess.run(["tar", "-C", root, "--numeric-owner", "-xpf", IMAGE_TAR], check=True)
-    return root
+    yield root
+    shutil.rmtree(base, ignore_errors=True)  # the unpacked image is over 1 GB
 
 
 def test_image_has_the_chain_and_the_hook(image):

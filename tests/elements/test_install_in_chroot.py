@@ -22,9 +22,10 @@ PIP_CACHE = os.path.join(sdists.ROOT, ".cache", "pip-chroot")
 HOOK = "/var/lib/heat-config/hooks/kubectl"
 
 
-@pytest.fixture(scope="module")
-def tree(tmp_path_factory):
-    """A bookworm tree after the element's install phase."""
+@pytest.fixture(scope="module", params=["source", "package"])
+def tree(request, tmp_path_factory):
+    """A bookworm tree after the element's install phase, for each install type."""
+    install_type = request.param
     if os.geteuid() != 0:
         pytest.skip("a chroot needs root")
     missing = rootfs.missing_tools()
@@ -36,7 +37,8 @@ def tree(tmp_path_factory):
 
     hooks = dib.generate_hooks(
         str(base / "hooks"), [ELEMENT, os.path.join(dib.DIB, "elements", "install-types")])
-    settings = {"DIB_HEAT_CONFIG_KUBECTL_KUBECONFIG": KUBECONFIG_IN_TREE}
+    settings = {"DIB_HEAT_CONFIG_KUBECTL_KUBECONFIG": KUBECONFIG_IN_TREE,
+                "DIB_INSTALLTYPE_heat_config_kubectl": install_type}
     agents = sdists.heat_agents()
     tie = os.path.join(sdists.tripleo_image_elements(), "elements")
     extra = dib.run_extra_data(hooks, ["debian-minimal", "heat-config-kubectl"],
@@ -48,16 +50,19 @@ def tree(tmp_path_factory):
         root, [f"{dib.IN_TARGET}/dib-run-parts", f"{dib.IN_TARGET}/install.d"],
         env=dict(rootfs.host_pip_env(), PIP_CACHE_DIR="/var/cache/pip-test", **settings),
         binds=[(hooks, dib.IN_TARGET, True), (PIP_CACHE, "/var/cache/pip-test", False)])
-    return {"root": root, "hooks": hooks, "extra": extra, "install": install,
-            "agents": agents}
+    yield {"root": root, "hooks": hooks, "extra": extra, "install": install,
+           "agents": agents, "install_type": install_type}
+    shutil.rmtree(base, ignore_errors=True)  # a few hundred MB per tree
 
 
 def test_install_phase_runs_both_scripts(tree):
     install = tree["install"]
     assert install.returncode == 0, install.stdout[-5000:] + install.stderr[-5000:]
     log = install.stdout + install.stderr
-    # install-types linked the source install type's script into install.d.
-    assert os.path.islink(os.path.join(tree["hooks"], "install.d", "75-heat-config-kubectl"))
+    # install-types linked the chosen install type's script into install.d.
+    link = os.path.join(tree["hooks"], "install.d", "75-heat-config-kubectl")
+    assert os.readlink(link) == (
+        f"heat-config-kubectl-{tree['install_type']}-install/75-heat-config-kubectl")
     assert "75-heat-config-kubectl completed" in log
     assert "76-heat-config-kubectl-hook completed" in log
 
@@ -67,11 +72,22 @@ def test_hook_is_installed_root_owned_0755(tree):
     info = os.stat(hook)
     assert stat.S_IMODE(info.st_mode) == 0o755
     assert (info.st_uid, info.st_gid) == (0, 0)
-    # It runs the program in the source install type's virtualenv.
     with open(hook) as wrapper:
         assert "exec /usr/local/bin/heat-config-kubectl " in wrapper.read()
     program = os.path.join(rootfs.inside(tree["root"], "/usr/local/bin"), "heat-config-kubectl")
-    assert os.readlink(program) == "/opt/stack/venvs/heat-config-kubectl/bin/heat-config-kubectl"
+    venv = rootfs.inside(tree["root"], "/opt/stack/venvs/heat-config-kubectl")
+    if tree["install_type"] == "source":
+        # The program of the source install type's own virtualenv.
+        assert os.readlink(program) == "/opt/stack/venvs/heat-config-kubectl/bin/heat-config-kubectl"
+    else:
+        # pip's console script in the system python (PEP 668 overridden), no virtualenv.
+        assert not os.path.islink(program)
+        with open(program) as script:
+            assert script.readline().strip() == "#!/usr/bin/python3"
+        assert not os.path.exists(venv)
+        # The package's hook script (named kubectl) must not shadow a real kubectl.
+        kubectl = os.path.join(rootfs.inside(tree["root"], "/usr/local/bin"), "kubectl")
+        assert not os.path.exists(kubectl)
 
 
 def test_node_defaults_come_from_dib_variables(tree):
