@@ -126,7 +126,11 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
             owner_res = self._res_for_ref(ref)
             if owner_res is not None:
                 owner_ns = ns if owner_res.namespaced else ""
-                self.enqueue(owner_res.key, owner_ns, ref.get("name"))
+                # a real Job controller batches pod updates (1 s): a Job turns Failed or
+                # Complete a moment after its pod did, not in the same instant
+                delay = self.delays.job_sync if owner_res.key == K_JOB and key == K_POD \
+                    else self.delays.controller
+                self.enqueue(owner_res.key, owner_ns, ref.get("name"), delay)
                 if event_type == "DELETED":   # a foreground-deleting owner may be done now
                     self.enqueue("gc-owner", owner_ns,
                                  f"{owner_res.key[0]}|{owner_res.key[1]}|{ref.get('name')}")

@@ -44,7 +44,8 @@ class Delays:
     crd_establish: float = 0.05    # CRD -> Established
     crd_terminate: float = 0.3     # deleted CRD -> its objects deleted, CRD gone
     namespace_finalize: float = 0.05   # deleted Namespace -> content deleted, namespace gone
-    controller: float = 0.0        # Deployment/ReplicaSet/StatefulSet/DaemonSet/Job reaction
+    controller: float = 0.0        # an owner's reaction to a change of what it owns
+    job_sync: float = 0.2          # a Job's reaction to its pods (real: batched, up to 1 s)
 
 
 def ts():
