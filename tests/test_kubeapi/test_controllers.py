@@ -411,3 +411,20 @@ def test_min_ready_seconds_delays_availability(api, apis):
                  message="available")
     assert time.time() - ready_seen >= 0.8
     assert condition(api.get("deployments", "patient", "default"), "Available")["status"] == "True"
+
+
+def test_job_turns_failed_a_batch_period_after_its_pod(api, apis):
+    api.delays.job_sync = 0.4
+    api.delays.job_run = 0.8          # no other pod update within the batch period
+    seen = {}
+
+    def record(event_type, key, obj):
+        if key == ("", "pods") and obj["status"].get("phase") == "Failed":
+            seen.setdefault("pod", time.time())
+        if key == ("batch", "jobs") and condition(obj, "Failed"):
+            seen.setdefault("job", time.time())
+    api.cluster.store.listeners.append(record)
+    apis["batch"].create_namespaced_job("default", {"metadata": {"name": "late"}, "spec": {
+        "backoffLimit": 0, "template": {"spec": dict(pod_spec("x/job-fail"), restartPolicy="Never")}}})
+    api.wait_for(lambda: "job" in seen, message="job failed")
+    assert seen["job"] - seen["pod"] >= 0.35
