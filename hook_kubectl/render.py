@@ -182,6 +182,12 @@ def _compose(documents: list) -> dict:
         raise InputError("config must be one compose file (a map with services)")
     compose = documents[0]
     services = compose.get("services")
+    if services is None and compose and all(
+            isinstance(v, dict) and ("image" in v or "build" in v) for v in compose.values()):
+        # heat-agents' docker-compose hook took the legacy v1 format.
+        raise InputError(
+            "config: compose file format v1 (services at the top level: "
+            f"{', '.join(sorted(compose))}) is not supported: put them under `services:`")
     if not isinstance(services, dict) or not services:
         raise InputError("config: a compose file needs a non-empty `services:` map")
     for name, service in services.items():

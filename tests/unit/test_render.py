@@ -94,5 +94,8 @@ def test_compose_format():
     assert objects == [{"services": {"web": {"image": "busybox"}}}]
     with pytest.raises(InputError, match="non-empty `services:` map"):
         rendered("version: '3'\n", fmt="compose")
+    with pytest.raises(InputError, match=r"format v1 \(services at the top level: db, web\) is not "
+                                         "supported: put them under `services:`"):
+        rendered("web: {image: busybox}\ndb: {image: busybox}\n", fmt="compose")
     with pytest.raises(InputError, match="services.web has no image"):
         rendered("services:\n  web: {command: x}\n", fmt="compose")
