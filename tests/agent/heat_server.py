@@ -66,13 +66,12 @@ class HeatServer:
         with self._lock:
             found = []
             for r in self.requests:
-                if r.method == "POST" and r.path.startswith("/cfn/"):
-                    found.append(r)
-                elif r.method == "PUT" and r.path.startswith("/swift/"):
-                    found.append(r)
-                elif r.method == "POST" and r.path.startswith("/heat/") and r.path.endswith("/signal"):
-                    found.append(r)
-                elif r.method == "POST" and r.path.startswith("/zaqar/") and r.path.endswith("/messages"):
+                path = r.path.split("?", 1)[0]
+                if (r.method, path.split("/")[1]) == ("PUT", "swift") or (
+                        r.method == "POST" and (
+                            path.startswith("/cfn/")
+                            or (path.startswith("/heat/") and path.endswith("/signal"))
+                            or (path.startswith("/zaqar/") and path.endswith("/messages")))):
                     found.append(r)
             return found
 
@@ -85,10 +84,12 @@ class HeatServer:
     # URLs tests hand to deployments ----------------------------------------
 
     def cfn_url(self, key):
-        return f"{self.url}/cfn/v1/signal/{key}?Timestamp=2026-11-20T10%3A00%3A00Z&Signature=c2lnbmF0dXJl"
+        return (f"{self.url}/cfn/v1/signal/{key}"
+                "?Timestamp=2026-11-20T10%3A00%3A00Z&Signature=c2lnbmF0dXJl")
 
     def temp_url(self, key):
-        return f"{self.url}/swift/v1/AUTH_p/heat-signal/{key}?temp_url_sig=3f2e&temp_url_expires=2147483647"
+        return (f"{self.url}/swift/v1/AUTH_p/heat-signal/{key}"
+                "?temp_url_sig=3f2e&temp_url_expires=2147483647")
 
     @property
     def auth_url(self):

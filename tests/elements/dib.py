@@ -36,7 +36,8 @@ def generate_hooks(hooks, element_dirs, install_type="source"):
     env_d = os.path.join(hooks, "environment.d")
     os.makedirs(env_d, exist_ok=True)
     with open(os.path.join(env_d, "11-dib-install-type.bash"), "w") as out:
-        out.write(f'export DIB_DEFAULT_INSTALLTYPE=${{DIB_DEFAULT_INSTALLTYPE:-"{install_type}"}}\n')
+        out.write("export DIB_DEFAULT_INSTALLTYPE="
+                  f'${{DIB_DEFAULT_INSTALLTYPE:-"{install_type}"}}\n')
     shutil.copy2(DIB_RUN_PARTS, hooks)
     return hooks
 

@@ -28,7 +28,8 @@ def test_element_passes_dib_lint(tmp_path):
     proc = dib_lint("elements", tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "PASS" in proc.stdout
-    assert "Checking elements/heat-config-kubectl/install.d/76-heat-config-kubectl-hook" in proc.stdout
+    hook_script = "elements/heat-config-kubectl/install.d/76-heat-config-kubectl-hook"
+    assert f"Checking {hook_script}" in proc.stdout
 
 
 def test_dib_lint_catches_a_broken_copy_of_the_element(tmp_path):

@@ -71,7 +71,8 @@ def test_chain_in_the_image_signals_heat(image):
                 D.deployment(heat, transport, configmap(name, f"value of {name}"),
                              config_id=f"{name}-cfg", name=f"{index}_{name}",
                              resource_name=f"Res{index}",
-                             options={"outputs": {"value": f"configmap/{name}.default:{{.data.value}}"}},
+                             options={"outputs": {
+                                 "value": f"configmap/{name}.default:{{.data.value}}"}},
                              outputs=[{"name": "value", "type": "String"}])
                 for index, (transport, name) in enumerate(
                     [("CFN_SIGNAL", names[0]), ("HEAT_SIGNAL", names[1])], start=1)]
@@ -87,7 +88,8 @@ def test_chain_in_the_image_signals_heat(image):
 
             signals = heat.signals()
             assert [r.path for r in signals] == [
-                D.expected_path(heat, t, d) for t, d in zip(("CFN_SIGNAL", "HEAT_SIGNAL"), metadata)]
+                D.expected_path(heat, t, d)
+                for t, d in zip(("CFN_SIGNAL", "HEAT_SIGNAL"), metadata)]
             client = kubernetes.client.CoreV1Api(
                 kubernetes.config.new_client_from_config(api.kubeconfig_path))
             for request, name in zip(signals, names):
@@ -100,7 +102,7 @@ def test_chain_in_the_image_signals_heat(image):
             assert all(D.PASSWORD.encode() not in r.body for r in signals)
             deployed = os.listdir(rootfs.inside(image, "/var/lib/heat-config/deployed"))
             assert sorted(deployed) == sorted(
-                [f"{d['id']}.json" for d in metadata] + [f"{d['id']}.notify.json" for d in metadata])
+                [f"{d['id']}{ext}" for d in metadata for ext in (".json", ".notify.json")])
             with open(rootfs.inside(image, "/var/run/heat-config/heat-config")) as conf:
                 assert [d["id"] for d in json.load(conf)] == [d["id"] for d in metadata]
     finally:

@@ -78,7 +78,8 @@ def test_hook_is_installed_root_owned_0755(tree):
     venv = rootfs.inside(tree["root"], "/opt/stack/venvs/heat-config-kubectl")
     if tree["install_type"] == "source":
         # The program of the source install type's own virtualenv.
-        assert os.readlink(program) == "/opt/stack/venvs/heat-config-kubectl/bin/heat-config-kubectl"
+        assert os.readlink(program) == (
+            "/opt/stack/venvs/heat-config-kubectl/bin/heat-config-kubectl")
     else:
         # pip's console script in the system python (PEP 668 overridden), no virtualenv.
         assert not os.path.islink(program)
