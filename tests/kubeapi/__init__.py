@@ -332,7 +332,7 @@ class KubeAPI:
             import copy
             return copy.deepcopy(self.cluster.store.list(res.key, namespace if res.namespaced else None))
 
-    def pod_log(self, namespace, name, container=None, tail=None):
+    def pod_log(self, namespace, name, container=None, tail=None, previous=False):
         """The text GET .../pods/NAME/log answers (kubectl logs). Tests may set
         api.pod_logs[(namespace, pod, container)] = "text"; otherwise a few lines saying
         what the container did. Waiting containers answer 400 as the kubelet does."""
@@ -350,6 +350,8 @@ class KubeAPI:
         status = next((c for c in pod.get("status", {}).get("containerStatuses") or []
                        if c["name"] == container), {})
         waiting = (status.get("state") or {}).get("waiting")
+        if previous and not status.get("restartCount"):
+            raise errors.bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
         if not status or (waiting and not status.get("restartCount")):
             reason = (waiting or {}).get("reason", "ContainerCreating")
             why = "trying and failing to pull image" if reason == "ErrImagePull" else \

@@ -244,7 +244,8 @@ class Handler(BaseHTTPRequestHandler):
             if method != "GET":
                 raise errors.method_not_allowed()
             return self._respond(200, api.pod_log(ns, info.name, self.query.get("container"),
-                                                  self.query.get("tailLines")).encode(),
+                                                  self.query.get("tailLines"),
+                                                  self.query.get("previous") == "true").encode(),
                                  "text/plain")
         if info.subresource == "scale":
             return self._scale(api, method, res, ns, info.name, body, manager, dry_run)

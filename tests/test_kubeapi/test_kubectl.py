@@ -263,6 +263,11 @@ def test_logs_and_events_through_both_apis(kubectl, api):
                           .get("restartCount", 0) >= 1), message="a crash")
     logs = kubectl.ok("logs", "crash").stdout
     assert "fatal: exiting with status 1" in logs
+    assert "fatal: exiting with status 1" in kubectl.ok("logs", "crash", "--previous").stdout
+    api.wait_for(lambda: api.get("pods", "pull", "default")["status"].get("containerStatuses"), message="status")
+    never_restarted = kubectl("logs", "pull", "--previous")
+    assert never_restarted.returncode == 1
+    assert 'previous terminated container "pull" in pod "pull" not found' in never_restarted.stderr
     api.pod_logs[("default", "crash", "crash")] = "line 1\nline 2\nline 3\n"
     assert kubectl.ok("logs", "crash", "--tail=2").stdout == "line 2\nline 3\n"
     api.wait_for(lambda: api.events("default", "pull", "Failed"), message="pull failure event")
