@@ -12,6 +12,7 @@ MAX_EVENTS = 5  # per object
 LOG_LINES = 20
 MAX_LOG_CHARS = 2000
 MAX_OBJECTS = 20
+MAX_PODS = 5  # per object, looked at for a failing container's log
 
 
 def explain(connection, not_ready: list, related) -> list:
@@ -55,7 +56,7 @@ def _object_details(connection, live, related, events_by_namespace) -> list:
             lines.append(
                 f"  event Warning {event.get('reason')} on {involved.get('kind')}/{involved.get('name')}"
                 f"{' (x' + str(count) + ')' if count > 1 else ''}: {(event.get('message') or '').strip()[:300]}")
-    for pod in ([live] if live.get("kind") == "Pod" else pods):
+    for pod in ([live] if live.get("kind") == "Pod" else pods[:MAX_PODS]):
         log = _failing_container_log(connection, pod)
         if log:
             lines.append(log)

@@ -167,6 +167,27 @@ class WatchCache:
             return list(self._stores.get(key, {}).values())
 
 
+class Snapshot:
+    """WatchCache's reading side, answered by listing the API now: what a
+    failure is explained with must not lag behind the watch that saw it."""
+
+    def __init__(self, connection, *resources):
+        self.connection = connection
+        self._resources = {(r.group_version, r.kind): r for r in resources if r is not None}
+        self._lists = {}
+
+    def items(self, key) -> list:
+        if key not in self._lists:
+            resource = self._resources.get(key[:2])
+            items = [] if resource is None else \
+                self.connection.list(resource, namespace=key[2]).get("items") or []
+            for item in items:
+                item.setdefault("apiVersion", resource.group_version)
+                item.setdefault("kind", resource.kind)
+            self._lists[key] = items
+        return self._lists[key]
+
+
 class Related(readiness.NoRelated):
     """Answers the readiness rules' questions from the watch cache."""
 

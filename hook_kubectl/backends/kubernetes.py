@@ -41,7 +41,7 @@ from hook_kubectl.backends import k8s_diagnose as diagnose
 from hook_kubectl.backends import k8s_readiness as readiness
 from hook_kubectl.backends.base import Backend, Deadline, ObjectReport, Outcome
 from hook_kubectl.backends.k8s_client import FIELD_MANAGER, ApiError, Connection, server_message
-from hook_kubectl.backends.k8s_watch import WORKLOAD_KINDS, Related, WatchCache
+from hook_kubectl.backends.k8s_watch import WORKLOAD_KINDS, Related, Snapshot, WatchCache
 from hook_kubectl.errors import BackendError
 from hook_kubectl.render import describe
 
@@ -606,8 +606,9 @@ class KubernetesBackend(Backend):
             bad = sorted(waiting, key=lambda i: not statuses[i].failed)
             conn.deadline = Deadline(DIAGNOSE_GRACE)
             try:
+                now = Related(Snapshot(conn, pods, replica_sets), pods, replica_sets)
                 outcome.diagnostics = diagnose.explain(
-                    conn, [(i.ref, lives[i], statuses[i]) for i in bad], related)
+                    conn, [(i.ref, lives[i], statuses[i]) for i in bad], now)
             finally:
                 conn.deadline = deadline
             return outcome

@@ -117,3 +117,14 @@ def test_update_that_fixes_a_crashing_deployment_is_not_blamed_for_old_pods(clus
                      action="UPDATE", timeout=300)
     assert fixed.status == 0, fixed
     assert "ready (2/2 available)" in fixed.stdout
+
+
+def test_diagnostics_do_not_lag_behind_the_failure(cluster, hook, fake):
+    # The pods' watch is slow to answer: the Job's failure is seen first,
+    # and its explanation must still show the failed pod's log.
+    fake.faults.add("latency", seconds=3, verb="watch", resource="pods")
+    run = hook.run(m.dump(m.job("migrate", cluster.images["job-fail"],
+                                command=["sh", "-c", "echo no database; exit 1"])), timeout=300)
+    assert run.status != 0
+    assert "BackoffLimitExceeded" in run.stderr
+    assert "    no database" in run.stderr, run
