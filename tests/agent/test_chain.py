@@ -274,3 +274,21 @@ def test_hook_masks_a_secret_that_an_input_error_quotes():
 
 class _NoHeat:
     auth_url = "http://127.0.0.1:9/identity/v3"
+
+
+def test_container_that_exits_fails_the_deployment_in_heat(podman_node, heat, identity):
+    """A runtime failure, not an input error: the backend's reason reaches Heat."""
+    pod = f"chain-{uuid.uuid4().hex[:6]}"
+    dep = podman_deployment(
+        heat, "TEMP_URL_SIGNAL", identity, f"exit-{uuid.uuid4().hex[:6]}",
+        config=pod_config(pod, ["sh", "-c", "echo starting; exit 3"]),
+        outputs=[{"name": "deploy_error", "type": "String", "error_output": True}],
+        options={"timeout": 60})
+    run_chain(podman_node, [dep])
+
+    _, signal = one_signal(heat, "TEMP_URL_SIGNAL", dep)
+    assert signal["deploy_status_code"] != 0, signal
+    assert pod in signal["deploy_stdout"]
+    assert signal["deploy_error"], signal
+    assert "code 3" in signal["deploy_stderr"]  # the exit code and
+    assert "starting" in signal["deploy_stderr"]  # the container's last log lines
