@@ -7,6 +7,7 @@ every script taken from PyPI (heat-agents' from its sdist, at test time).
 
 import base64
 import json
+import os
 import re
 import subprocess
 import uuid
@@ -119,6 +120,29 @@ def _force_args(node):
             "--local-path", node.local_data]
 
 
+HOST_PATHS = ("/var/log/os-apply-config.log", "/var/lib/heat-config", "/var/lib/os-collect-config",
+              "/var/run/os-collect-config", "/var/run/heat-config",
+              "/var/run/os-refresh-config.lock", "/etc/os-collect-config.conf")
+
+
+def _host_state():
+    return {p: (os.stat(p).st_mtime_ns if os.path.exists(p) else None) for p in HOST_PATHS}
+
+
+def test_chain_writes_nothing_under_the_hosts_var_or_etc(node, heat):
+    before = _host_state()
+    dep = D.deployment(heat, "CFN_SIGNAL", CONFIGMAP, config_id="where-1", options=BAD_TIMEOUT)
+    run_chain(node, [dep])
+    assert len(heat.signals()) == 1
+    assert _host_state() == before
+    # It all went to the node's directory instead.
+    assert os.path.exists(node.heat_config_path)
+    assert os.path.exists(os.path.join(node.root, "etc", "os-collect-config.conf"))
+    assert os.path.exists(os.path.join(node.cachedir, "os_config_files.json"))
+    if os.geteuid() == 0:  # os-apply-config logs to /var/log only as root
+        assert os.path.exists(os.path.join(node.logdir, "os-apply-config.log"))
+
+
 # --- the signal size limit ---------------------------------------------------
 
 def test_result_over_notify_limit_is_trimmed_by_the_hook_and_delivered(node, heat, heat_agents):
@@ -191,6 +215,10 @@ def test_deploy_password_reaches_only_keystone(node, heat, transport):
         assert D.PASSWORD.encode() not in request.body, request.path
     assert D.PASSWORD not in json.dumps(node.notify_json("pw-1"))
     assert D.PASSWORD not in chain_logs(proc)
+    # heat-config-notify authenticated as the deployment's own user.
+    (auth,) = [r.json()["auth"] for r in heat.requests if r.path == "/identity/v3/auth/tokens"]
+    assert auth["identity"]["password"]["user"] == {"id": D.USER_ID, "password": D.PASSWORD}
+    assert auth["scope"]["project"]["id"] == D.PROJECT_ID
 
 
 # --- success paths: real containers through the podman backend -------------------
