@@ -11,6 +11,11 @@ From pytest (or any Python)::
         api.url                            # https://127.0.0.1:PORT
         subprocess.run(["kubectl", "--kubeconfig", api.kubeconfig_path, "get", "pods"])
 
+As a pytest fixture, in a conftest.py::
+
+    from tests.kubeapi import fixture
+    kubeapi = fixture(scope="session", nodes=3)     # then: def test_x(kubeapi): ...
+
 From the shell (serves until killed)::
 
     python -m tests.kubeapi --port 0 --kubeconfig /tmp/kc.yaml [--nodes 3] [--delay pod_start=0.5]
@@ -149,7 +154,7 @@ from .cluster import Cluster
 from .controllers import Controllers, Delays
 from .faults import Faults, RequestLog
 
-__all__ = ["KubeAPI", "Delays"]
+__all__ = ["KubeAPI", "Delays", "fixture"]
 
 ADMIN = "kubernetes-admin"
 
@@ -456,3 +461,14 @@ class KubeAPI:
                                                           "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443,
                                                           "protocol": "TCP", "targetPort": 6443}]}})
+
+
+def fixture(scope="function", **options):
+    """A pytest fixture that yields a started KubeAPI(**options) and stops it after."""
+    import pytest
+
+    @pytest.fixture(scope=scope)
+    def kubeapi():
+        with KubeAPI(**options) as api:
+            yield api
+    return kubeapi

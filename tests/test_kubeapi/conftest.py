@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.kubeapi import KubeAPI
+from tests.kubeapi import KubeAPI, fixture
 from tests.kubeapi import kubectl as kubectl_tool
 
 
@@ -50,3 +50,6 @@ def kubectl(kubectl_path, api, tmp_path):
 def client(api):
     from kubernetes import config
     return config.new_client_from_config(config_file=api.kubeconfig_path)
+
+
+three_nodes = fixture(nodes=3)

@@ -6,7 +6,6 @@ import pytest
 from kubernetes import client as k8s, config
 from kubernetes.client.rest import ApiException
 
-from tests.kubeapi import KubeAPI
 
 
 def pod_spec(image="nginx:1.25", **extra):
@@ -201,15 +200,15 @@ def test_statefulset_ordered_pods_and_claims(api, apis):
     assert {p["spec"]["containers"][0]["image"] for p in pods_of(api, "db-")} == {"nginx:1.26"}
 
 
-def test_daemonset_runs_one_pod_per_node():
-    with KubeAPI(nodes=3) as api:
-        apps = k8s.AppsV1Api(config.new_client_from_config(config_file=api.kubeconfig_path))
-        apps.create_namespaced_daemon_set("default", workload("DaemonSet", "agent"))
-        ds = api.wait_for(lambda: (lambda o: o if (o.get("status") or {}).get("numberReady") == 3 else None)(
-            api.get("daemonsets", "agent", "default")), message="3 ready")
-        assert ds["status"]["desiredNumberScheduled"] == 3 and ds["status"]["updatedNumberScheduled"] == 3
-        assert sorted(p["spec"]["nodeName"] for p in pods_of(api, "agent-")) == ["node-1", "node-2", "node-3"]
-        assert not api.controllers.errors
+def test_daemonset_runs_one_pod_per_node(three_nodes):
+    api = three_nodes
+    apps = k8s.AppsV1Api(config.new_client_from_config(config_file=api.kubeconfig_path))
+    apps.create_namespaced_daemon_set("default", workload("DaemonSet", "agent"))
+    ds = api.wait_for(lambda: (lambda o: o if (o.get("status") or {}).get("numberReady") == 3 else None)(
+        api.get("daemonsets", "agent", "default")), message="3 ready")
+    assert ds["status"]["desiredNumberScheduled"] == 3 and ds["status"]["updatedNumberScheduled"] == 3
+    assert sorted(p["spec"]["nodeName"] for p in pods_of(api, "agent-")) == ["node-1", "node-2", "node-3"]
+    assert not api.controllers.errors
 
 
 def test_job_complete_failed_and_suspended(api, apis):
