@@ -6,9 +6,11 @@ reuses them. Nothing from them is ever committed.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CACHE = os.path.join(ROOT, ".cache", "sdists")
@@ -26,17 +28,30 @@ def unpacked(project) -> str:
     os.makedirs(CACHE, exist_ok=True)
     tarball = os.path.join(CACHE, f"{top}.tar.gz")
     if not os.path.exists(tarball):
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-             "--no-binary", ":all:", f"{name}=={version}", "--dest", CACHE],
-            check=True)
-    if not os.path.exists(tarball):
-        raise RuntimeError(f"pip download of {name}=={version} gave no {tarball}")
-    partial = target + ".partial"
-    with tarfile.open(tarball) as archive:
-        archive.extractall(partial, filter="tar")
-    os.rename(os.path.join(partial, top), target)
-    os.rmdir(partial)
+        # Into a private directory first: another test run may be fetching too.
+        download = tempfile.mkdtemp(prefix="download-", dir=CACHE)
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                 "--no-binary", ":all:", f"{name}=={version}", "--dest", download],
+                check=True)
+            fetched = os.path.join(download, os.path.basename(tarball))
+            if not os.path.exists(fetched):
+                raise RuntimeError(f"pip download of {name}=={version} gave no {fetched}")
+            os.replace(fetched, tarball)
+        finally:
+            shutil.rmtree(download, ignore_errors=True)
+    partial = tempfile.mkdtemp(prefix="unpack-", dir=CACHE)
+    try:
+        with tarfile.open(tarball) as archive:
+            archive.extractall(partial, filter="tar")
+        try:
+            os.rename(os.path.join(partial, top), target)
+        except OSError:
+            if not os.path.isdir(target):  # else: another run unpacked it first
+                raise
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return target
 
 

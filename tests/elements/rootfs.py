@@ -44,16 +44,19 @@ def tarball() -> str:
         if stale.startswith(f"{SUITE}-minbase-") and stale.endswith(".tar"):
             os.remove(os.path.join(CACHE, stale))
     build = tempfile.mkdtemp(prefix="debootstrap-", dir=CACHE)
+    partial = f"{path}.{os.getpid()}.partial"  # another test run may be building too
     try:
         subprocess.run(
             ["debootstrap", "--variant=minbase", f"--include={','.join(INCLUDE)}",
-             SUITE, build, MIRROR],
+             SUITE, os.path.join(build, "root"), MIRROR],
             check=True, stdout=subprocess.DEVNULL, timeout=1200)
-        subprocess.run(["tar", "-C", build, "--numeric-owner", "-cf", path + ".partial", "."],
-                       check=True)
-        os.rename(path + ".partial", path)
+        subprocess.run(["tar", "-C", os.path.join(build, "root"), "--numeric-owner",
+                        "-cf", partial, "."], check=True)
+        os.replace(partial, path)
     finally:
         shutil.rmtree(build, ignore_errors=True)
+        if os.path.exists(partial):
+            os.remove(partial)
     return path
 
 
