@@ -84,7 +84,8 @@ def fields_of(obj, builtin, section=None):
             continue
         if name == "metadata" and isinstance(value, dict):
             meta = {k: v for k, v in value.items() if k not in IGNORED_META}
-            _walk(meta, ("f:metadata",), builtin, out)
+            if meta:        # name/namespace alone are nobody's field
+                _walk(meta, ("f:metadata",), builtin, out)
             continue
         _field(name, value, ("f:" + name,), builtin, out)
     return out

@@ -323,3 +323,17 @@ def test_secret_string_data_is_write_only(client):
     with pytest.raises(ApiException) as err:
         core.create_namespaced_secret("default", {"metadata": {"name": "bad"}, "data": {"k": "not base64!"}})
     assert err.value.status == 422
+
+
+def test_two_appliers_of_disjoint_fields_share_an_object(client):
+    """Regression: metadata holding only name/namespace must not be a field anyone owns
+    (it made the second manager conflict on ".metadata")."""
+    cms = dynamic.DynamicClient(client).resources.get(api_version="v1", kind="ConfigMap")
+    cms.server_side_apply(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"},
+                                "data": {"a": "1"}}, namespace="default", field_manager="A")
+    both = cms.server_side_apply(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"},
+                                       "data": {"b": "2"}}, namespace="default", field_manager="B")
+    both = both.to_dict()
+    assert both["data"] == {"a": "1", "b": "2"}
+    owned = {m["manager"]: m["fieldsV1"] for m in both["metadata"]["managedFields"]}
+    assert owned == {"A": {"f:data": {"f:a": {}}}, "B": {"f:data": {"f:b": {}}}}
