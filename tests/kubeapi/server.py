@@ -118,6 +118,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- main entry ----------------------------------------------------------------------
     def _handle(self, method):
         api = self.server.api
+        self.drop, self.cut_after, self._legacy_watch = False, None, False   # per request
         url = urllib.parse.urlsplit(self.path)
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         info = self._route(api, url.path, method)
@@ -126,12 +127,14 @@ class Handler(BaseHTTPRequestHandler):
                                     user_agent=self.headers.get("User-Agent", ""),
                                     content_type=self.headers.get("Content-Type", ""))
         body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        logged = False
         try:
             user = self._user()
             if user is None:
                 raise errors.unauthorized()
             self.record.user = user.name
             api.requests.add(self.record)
+            logged = True
             cut_after = None
             for fault in api.faults.take(self.record):
                 if fault.action == "latency":
@@ -158,7 +161,7 @@ class Handler(BaseHTTPRequestHandler):
                                            {"group": info.group, "kind": info.plural})
             self._dispatch(api, method, url.path, info, body, user)
         except errors.ApiError as exc:
-            if not getattr(self, "record", None) or self.record not in api.requests.records:
+            if not logged:                  # refused before it was logged (401)
                 api.requests.add(self.record)
             self._error(exc)
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):

@@ -172,3 +172,5 @@ def test_bearer_scheme_is_case_insensitive(api, client):
     resp = client.rest_client.pool_manager.request(
         "GET", cfg.host + "/api/v1/namespaces", headers={"Authorization": "Basic eDp5"}, retries=False)
     assert resp.status == 401 and json.loads(resp.data)["reason"] == "Unauthorized"
+    refused = api.requests.matching(code=401)
+    assert len(refused) == 1 and refused[0].user is None and refused[0].resource == "namespaces"
