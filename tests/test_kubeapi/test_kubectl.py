@@ -368,3 +368,13 @@ def test_get_watch_prints_rows_as_objects_change(kubectl, api):
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "DATA", "AGE"], out + err
     assert lines[1].split()[:2] == ["live", "1"]
+
+
+def test_get_in_chunks_uses_continue_tokens(kubectl, api):
+    for i in range(5):
+        kubectl.ok("create", "configmap", f"chunk-{i}")
+    api.requests.clear()
+    out = kubectl.ok("get", "configmaps", "--chunk-size=2", "-o", "name").stdout.split()
+    assert out == [f"configmap/chunk-{i}" for i in range(5)]
+    lists = api.requests.matching(verb="list", resource="configmaps")
+    assert len(lists) == 3 and "continue=" in lists[-1].query
