@@ -232,7 +232,7 @@ class Cluster:
             self._local.warnings = warnings
 
     # -- helpers -----------------------------------------------------------------------------
-    def _check_namespace(self, res, namespace, creating=False):
+    def _check_namespace(self, res, namespace, creating=False, name=""):
         if not res.namespaced:
             return
         if not namespace:
@@ -242,7 +242,7 @@ class Cluster:
             raise errors.namespace_not_found(namespace)
         if creating and ns["metadata"].get("deletionTimestamp"):
             raise errors.forbidden(
-                f'{res.qualified} "{{name}}" is forbidden: unable to create new content in '
+                f'{res.qualified} "{name}" is forbidden: unable to create new content in '
                 f"namespace {namespace} because it is being terminated",
                 {"causes": [{"reason": "NamespaceTerminating",
                              "message": f"namespace {namespace} is being terminated",
@@ -407,7 +407,7 @@ class Cluster:
             meta = body["metadata"]
             if not meta.get("name") and meta.get("generateName"):
                 meta["name"] = meta["generateName"] + random_suffix()
-            self._check_namespace(res, namespace, creating=True)
+            self._check_namespace(res, namespace, creating=True, name=meta.get("name") or "")
             if self.store.peek(res.key, namespace if res.namespaced else "", meta.get("name") or "") is not None:
                 raise errors.already_exists(res, meta["name"])
             for field in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):

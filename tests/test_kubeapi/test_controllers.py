@@ -1,5 +1,6 @@
 """Controllers: each behaviour and failure mode, observed through the API."""
 
+import json
 import time
 
 import pytest
@@ -320,7 +321,9 @@ def test_namespace_terminating_then_gone(api, apis):
     assert ns.status.phase == "Terminating" and ns.metadata.deletion_timestamp
     with pytest.raises(ApiException) as err:
         apis["core"].create_namespaced_config_map("scratch", {"metadata": {"name": "late"}})
-    assert err.value.status == 403 and "because it is being terminated" in err.value.body
+    assert err.value.status == 403
+    assert json.loads(err.value.body)["message"] == ('configmaps "late" is forbidden: unable to create new '
+                                                     'content in namespace scratch because it is being terminated')
     api.wait_for(lambda: api.get("namespaces", "scratch") is None, message="namespace gone")
     assert not api.list("configmaps", "scratch") and not api.list("pods", "scratch")
     assert not api.list("deployments", "scratch")
