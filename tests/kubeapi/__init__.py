@@ -22,10 +22,15 @@ From the shell (serves until killed)::
 
 KubeAPI(nodes=1, delays=None, history=20000, watch_timeout=1800, bookmark_interval=1.0,
 cronjob_interval=None, directory=None, port=0): `delays` is a dict of controller
-delays in seconds (see Delays below; change them live via `api.delays.pod_start = 1`);
+delays in seconds (listed below; change them live via `api.delays.pod_start = 1`);
 `nodes` is how many Ready Nodes exist (DaemonSets run one pod per node);
 `cronjob_interval` makes every unsuspended CronJob fire every N seconds instead of
 following its cron schedule (minute granularity). Start-up takes well under a second.
+
+Delays (seconds; defaults): schedule 0 (pod -> node), pod_start 0.05 (-> Ready),
+slow_start 3.0, pull_backoff 0.3, crash 0.3, job_run 0.1, pod_terminate 0.02 (graceful
+deletion), load_balancer 0.3, pvc_bind 0.05, crd_establish 0.05, crd_terminate 0.3,
+namespace_finalize 0.05, controller 0 (owners reacting to dependents), job_sync 0.2.
 
 Built-in objects: namespaces default, kube-system, kube-public, kube-node-lease
 (each gets a "default" ServiceAccount); nodes node-1..node-N (labels
@@ -125,7 +130,11 @@ Fidelity notes
 - Secret stringData is merged into data; metadata.generation only on kinds that have it;
   empty labels/annotations/finalizers are dropped.
 - kubectl's typed clients send protobuf for `kubectl create namespace|configmap|secret|
-  serviceaccount`: those are decoded (protobuf.py); other protobuf bodies get 415.
+  serviceaccount|deployment|job|cronjob|service` and `kubectl expose`: those are decoded
+  (protobuf.py); other protobuf bodies get 415.
+- Events are served as core v1 and as events.k8s.io/v1 (one storage, two shapes).
+- Rolling updates follow maxSurge/maxUnavailable; minReadySeconds delays availability;
+  a Job reacts to its pods after delays.job_sync (the real controller batches for 1 s).
 
 Modules: server.py (HTTP routing, auth, faults, request log), watch.py, cluster.py (API
 semantics), storage.py, merge.py (patches, server-side apply, managedFields), admission.py
