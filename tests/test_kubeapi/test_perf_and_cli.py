@@ -121,3 +121,14 @@ def test_command_line_server_is_controlled_over_http(tmp_path, kubectl_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_the_api_doc_lists_every_delay_with_its_default():
+    import dataclasses
+    import re
+
+    import tests.kubeapi as kubeapi
+    from tests.kubeapi.controllers import Delays
+    text = " ".join(kubeapi.__doc__.split("Delays (seconds; defaults):", 1)[1].split("\n\n", 1)[0].split())
+    documented = {name: float(value) for name, value in re.findall(r"([a-z_]+) ([0-9]+(?:\.[0-9]+)?)", text)}
+    assert documented == {f.name: f.default for f in dataclasses.fields(Delays)}
