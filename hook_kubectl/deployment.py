@@ -104,12 +104,13 @@ class Deployment:
         }
 
     def annotations(self) -> dict:
-        """Human-readable provenance; labels cannot hold these values."""
+        """Human-readable provenance; labels cannot hold these values. Only
+        what stays the same across updates: a changing value (the config id)
+        would make every UPDATE rewrite every object."""
         return {
             f"{LABEL_PREFIX}/stack-id": self.identity.stack_id,
             f"{LABEL_PREFIX}/resource-name": self.identity.resource_name,
             f"{LABEL_PREFIX}/deployment-name": self.name,
-            f"{LABEL_PREFIX}/config-id": self.id,
         }
 
 

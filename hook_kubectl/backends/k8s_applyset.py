@@ -90,6 +90,8 @@ class Parent:
     def body(self, deployment, group_kinds: set, namespaces: set, suspended=None) -> dict:
         """The parent Secret to apply (no data: it only carries the marks)."""
         annotations = dict(deployment.annotations())
+        # The parent alone records which config was applied last.
+        annotations[f"{LABEL_PREFIX}/config-id"] = deployment.id
         annotations[TOOLING_ANNOTATION] = TOOLING
         annotations[GROUP_KINDS_ANNOTATION] = ",".join(
             sorted(group_kind_text(g, k) for g, k in group_kinds))

@@ -46,9 +46,11 @@ def test_create_applies_waits_and_marks_ownership(cluster, hook):
         managers = {f["manager"] for f in live["metadata"]["managedFields"] if f["operation"] == "Apply"}
         assert managers == {"heat-config-kubectl"}
 
-    # The same config again changes nothing a controller sees.
-    again = hook.run(config)
+    # The same config again (Heat gives it a new config id) changes nothing.
+    again = hook.run(config, action="UPDATE")
     assert again.status == 0, again
+    assert f"Deployment/web in {hook.namespace}: unchanged, ready" in again.stdout, again
+    assert f"ConfigMap/settings in {hook.namespace}: unchanged" in again.stdout, again
     assert cluster.get("apps/v1", "Deployment", "web", hook.namespace)["metadata"]["generation"] == 1
 
 
