@@ -77,169 +77,31 @@ class Kubelet:
     # -- kubelet ------------------------------------------------------------------------------
     def pod(self, pod):
         meta, spec = pod["metadata"], pod["spec"]
-        ns, name = meta["namespace"], meta["name"]
         if meta.get("deletionTimestamp"):
             return self._terminate_pod(pod)
-        phase = pod["status"].get("phase")
-        if phase in ("Succeeded", "Failed"):
+        if pod["status"].get("phase") in ("Succeeded", "Failed"):
             return
         if not spec.get("nodeName"):
             return self._schedule(pod)
         state = self.kubelet.setdefault(meta["uid"], {})
-        state.setdefault("seen", time.time())
         state.setdefault("bound", time.time())
         now = time.time()
         status = copy.deepcopy(pod["status"])
         status.setdefault("hostIP", "172.18.0.2")
         status.setdefault("hostIPs", [{"ip": "172.18.0.2"}])
         status.setdefault("startTime", ts())
-        containers = spec.get("containers") or []
-        conditions = status.setdefault("conditions", [])
         waiting = self._waiting_reason(pod, state)
-        restart = spec.get("restartPolicy", "Always")
-        statuses = []
-        ready_all = True
-        finished = None          # "Succeeded" / "Failed"
-        requeue = None
-        for c in containers:
-            image = c.get("image", "")
-            cs = {"name": c["name"], "image": image, "imageID": "", "ready": False,
-                  "restartCount": 0, "started": False}
-            if waiting:
-                reason, message = waiting
-                cs["state"] = {"waiting": {"reason": reason, "message": message} if message
-                               else {"reason": reason}}
-                ready_all = False
-            elif _invalid_image(image):
-                ready_all = False
-                message = (f'Failed to apply default image tag "{image}": couldn\'t parse image name '
-                           f'"{image}": {_invalid_image(image)}')
-                cs["state"] = {"waiting": {"reason": "InvalidImageName", "message": message}}
-                if not state.get("invalid_event"):
-                    state["invalid_event"] = True
-                    self.event(pod, K_POD, "Warning", "InspectFailed", message)
-                    self.event(pod, K_POD, "Warning", "Failed", "Error: InvalidImageName")
-            elif "pull-error" in image:
-                ready_all = False
-                failed_at = state.setdefault("pull_failed", now)
-                if now - failed_at < self.delays.pull_backoff:
-                    reason = "ErrImagePull"
-                    message = (f'failed to pull and unpack image "{image}": failed to resolve '
-                               f'reference "{image}": {image}: not found')
-                    requeue = _min(requeue, failed_at + self.delays.pull_backoff - now)
-                    if not state.get("pull_event"):
-                        state["pull_event"] = True
-                        self.event(pod, K_POD, "Normal", "Pulling", f'Pulling image "{image}"')
-                        self.event(pod, K_POD, "Warning", "Failed", f'Failed to pull image "{image}": '
-                                   f'rpc error: code = NotFound desc = {message}')
-                        self.event(pod, K_POD, "Warning", "Failed", "Error: ErrImagePull")
-                else:
-                    reason, message = "ImagePullBackOff", f'Back-off pulling image "{image}"'
-                    if not state.get("backoff_event"):
-                        state["backoff_event"] = True
-                        self.event(pod, K_POD, "Normal", "BackOff", f'Back-off pulling image "{image}"')
-                        self.event(pod, K_POD, "Warning", "Failed", "Error: ImagePullBackOff")
-                cs["state"] = {"waiting": {"reason": reason, "message": message}}
-            else:
-                start_after = self.delays.pod_start + (self.delays.slow_start if "slow-start" in image else 0)
-                started_at = state["bound"] + start_after
-                if now < started_at:
-                    cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
-                    ready_all = False
-                    requeue = _min(requeue, started_at - now)
-                else:
-                    if not state.get("started_event_" + c["name"]):
-                        state["started_event_" + c["name"]] = True
-                        self.event(pod, K_POD, "Normal", "Pulled", f'Container image "{image}" already present on machine')
-                        self.event(pod, K_POD, "Normal", "Created", f"Created container: {c['name']}")
-                        self.event(pod, K_POD, "Normal", "Started", f"Started container {c['name']}")
-                    cs["containerID"] = "containerd://" + hashlib.sha256(
-                        (meta["uid"] + c["name"]).encode()).hexdigest()
-                    cs["imageID"] = "docker.io/library/" + image.split(":")[0] + "@sha256:" + \
-                        hashlib.sha256(image.encode()).hexdigest()
-                    started_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at))
-                    fails = "crashloop" in image or "job-fail" in image
-                    job_like = restart in ("Never", "OnFailure")
-                    if fails and (restart == "Never"):
-                        run_end = started_at + (self.delays.job_run if job_like else self.delays.crash)
-                        if now >= run_end:
-                            cs["state"] = {"terminated": {"exitCode": 1, "reason": "Error",
-                                                          "startedAt": started_iso,
-                                                          "finishedAt": _iso(run_end)}}
-                            finished = "Failed"
-                        else:
-                            cs["state"] = {"running": {"startedAt": started_iso}}
-                            cs["started"] = True
-                            requeue = _min(requeue, run_end - now)
-                        ready_all = False
-                    elif fails:
-                        period = self.delays.job_run if "job-fail" in image and job_like else self.delays.crash
-                        crashes = int((now - started_at) / max(period, 0.001))
-                        cs["restartCount"] = crashes
-                        if crashes:
-                            cs["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error",
-                                                              "startedAt": started_iso,
-                                                              "finishedAt": ts()}}
-                            cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
-                                                       f"back-off {min(300, 10 * 2 ** (crashes - 1))}s "
-                                                       f"restarting failed container={c['name']} "
-                                                       f"pod={name}_{ns}({meta['uid']})"}}
-                            if state.get("crash_events", 0) < crashes:
-                                state["crash_events"] = crashes
-                                self.event(pod, K_POD, "Warning", "BackOff",
-                                           f"Back-off restarting failed container {c['name']} in "
-                                           f"pod {name}_{ns}({meta['uid']})")
-                        else:
-                            cs["state"] = {"running": {"startedAt": started_iso}}
-                            cs["started"] = True
-                        requeue = _min(requeue, period - ((now - started_at) % period))
-                        ready_all = False
-                    elif job_like:
-                        run_end = started_at + self.delays.job_run
-                        if now >= run_end:
-                            cs["state"] = {"terminated": {"exitCode": 0, "reason": "Completed",
-                                                          "startedAt": started_iso,
-                                                          "finishedAt": _iso(run_end)}}
-                            finished = finished or "Succeeded"
-                        else:
-                            cs["state"] = {"running": {"startedAt": started_iso}}
-                            cs["started"] = True
-                            requeue = _min(requeue, run_end - now)
-                        ready_all = False
-                    else:
-                        cs["state"] = {"running": {"startedAt": started_iso}}
-                        cs["started"] = True
-                        cs["ready"] = "never-ready" not in image
-                        ready_all = ready_all and cs["ready"]
+        statuses, requeue, finished = [], None, None
+        for container in spec.get("containers") or []:
+            cs, again, outcome = self._container(pod, container, state, now, waiting)
             statuses.append(cs)
+            requeue = _min(requeue, again) if again is not None else requeue
+            if outcome == "Failed" or (outcome and not finished):
+                finished = outcome
         status["containerStatuses"] = statuses
-        for ctype in ("PodReadyToStartContainers", "Initialized"):
-            _set_condition(conditions, ctype, "True", None, None)
-        if finished:
-            status["phase"] = finished
-            _set_condition(conditions, "Ready", "False", "PodCompleted", None)
-            _set_condition(conditions, "ContainersReady", "False", "PodCompleted", None)
-        else:
-            status["phase"] = "Running" if any("running" in cs.get("state", {}) or
-                                               cs.get("restartCount") for cs in statuses) else "Pending"
-            if ready_all and statuses:
-                _set_condition(conditions, "Ready", "True", None, None)
-                _set_condition(conditions, "ContainersReady", "True", None, None)
-            else:
-                not_ready = [cs["name"] for cs in statuses if not cs["ready"]]
-                msg = f"containers with unready status: [{' '.join(not_ready)}]"
-                _set_condition(conditions, "Ready", "False", "ContainersNotReady", msg)
-                _set_condition(conditions, "ContainersReady", "False", "ContainersNotReady", msg)
-        for cond in conditions:
-            if cond.get("reason") is None:
-                cond.pop("reason", None)
-            if cond.get("message") is None:
-                cond.pop("message", None)
-        order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
-        status["conditions"] = sorted(conditions, key=lambda c: order.index(c["type"])
-                                      if c["type"] in order else 99)
+        self._pod_phase_and_conditions(status, statuses, finished)
         if status["phase"] == "Running" or finished:
-            ip = state.setdefault("ip", f"10.244.0.{(hash(meta['uid']) % 250) + 2}")
+            ip = state.setdefault("ip", self._pod_ip())
             status["podIP"], status["podIPs"] = ip, [{"ip": ip}]
         if any(c["type"] == "Ready" and c["status"] == "True" for c in status["conditions"]):
             state.setdefault("ready_at", now)
@@ -249,9 +111,138 @@ class Kubelet:
             pod["status"] = status
             self._write_status(K_POD, pod)
         if waiting and waiting[0] == "CreateContainerConfigError":
-            requeue = _min(requeue, 0.5)
+            requeue = _min(requeue, 0.5)       # the missing ConfigMap/Secret may appear
         if requeue is not None:
-            self.enqueue(K_POD, ns, name, requeue + 0.001)
+            self.enqueue(K_POD, meta["namespace"], meta["name"], requeue + 0.001)
+
+    def _pod_ip(self):
+        self._pod_ips = getattr(self, "_pod_ips", 0) + 1
+        return f"10.244.{self._pod_ips // 250}.{self._pod_ips % 250 + 2}"
+
+    @staticmethod
+    def _pod_phase_and_conditions(status, statuses, finished):
+        conditions = status.setdefault("conditions", [])
+        for ctype in ("PodReadyToStartContainers", "Initialized"):
+            _set_condition(conditions, ctype, "True", None, None)
+        if finished:
+            status["phase"] = finished
+            _set_condition(conditions, "Ready", "False", "PodCompleted", None)
+            _set_condition(conditions, "ContainersReady", "False", "PodCompleted", None)
+        else:
+            status["phase"] = "Running" if any("running" in cs.get("state", {}) or cs.get("restartCount")
+                                               for cs in statuses) else "Pending"
+            if statuses and all(cs["ready"] for cs in statuses):
+                _set_condition(conditions, "Ready", "True", None, None)
+                _set_condition(conditions, "ContainersReady", "True", None, None)
+            else:
+                not_ready = [cs["name"] for cs in statuses if not cs["ready"]]
+                msg = f"containers with unready status: [{' '.join(not_ready)}]"
+                _set_condition(conditions, "Ready", "False", "ContainersNotReady", msg)
+                _set_condition(conditions, "ContainersReady", "False", "ContainersNotReady", msg)
+        for cond in conditions:
+            for field in ("reason", "message"):
+                if cond.get(field) is None:
+                    cond.pop(field, None)
+        order = ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
+        status["conditions"] = sorted(conditions, key=lambda c: order.index(c["type"])
+                                      if c["type"] in order else 99)
+
+    def _container(self, pod, container, state, now, waiting):
+        """(containerStatus, seconds until it changes or None, "Succeeded"/"Failed"/None)."""
+        image = container.get("image", "")
+        cs = {"name": container["name"], "image": image, "imageID": "", "ready": False,
+              "restartCount": 0, "started": False}
+        if waiting:
+            reason, message = waiting
+            cs["state"] = {"waiting": {"reason": reason, "message": message} if message else {"reason": reason}}
+            return cs, None, None
+        if _invalid_image(image):
+            message = (f'Failed to apply default image tag "{image}": couldn\'t parse image name '
+                       f'"{image}": {_invalid_image(image)}')
+            cs["state"] = {"waiting": {"reason": "InvalidImageName", "message": message}}
+            if not state.get("invalid_event"):
+                state["invalid_event"] = True
+                self.event(pod, K_POD, "Warning", "InspectFailed", message)
+                self.event(pod, K_POD, "Warning", "Failed", "Error: InvalidImageName")
+            return cs, None, None
+        if "pull-error" in image:
+            return self._pull_error(pod, cs, image, state, now)
+        started_at = state["bound"] + self.delays.pod_start + \
+            (self.delays.slow_start if "slow-start" in image else 0)
+        if now < started_at:
+            cs["state"] = {"waiting": {"reason": "ContainerCreating"}}
+            return cs, started_at - now, None
+        return self._running(pod, container, cs, state, now, started_at)
+
+    def _pull_error(self, pod, cs, image, state, now):
+        failed_at = state.setdefault("pull_failed", now)
+        again = None
+        if now - failed_at < self.delays.pull_backoff:
+            reason = "ErrImagePull"
+            message = (f'failed to pull and unpack image "{image}": failed to resolve '
+                       f'reference "{image}": {image}: not found')
+            again = failed_at + self.delays.pull_backoff - now
+            if not state.get("pull_event"):
+                state["pull_event"] = True
+                self.event(pod, K_POD, "Normal", "Pulling", f'Pulling image "{image}"')
+                self.event(pod, K_POD, "Warning", "Failed", f'Failed to pull image "{image}": '
+                           f'rpc error: code = NotFound desc = {message}')
+                self.event(pod, K_POD, "Warning", "Failed", "Error: ErrImagePull")
+        else:
+            reason, message = "ImagePullBackOff", f'Back-off pulling image "{image}"'
+            if not state.get("backoff_event"):
+                state["backoff_event"] = True
+                self.event(pod, K_POD, "Normal", "BackOff", f'Back-off pulling image "{image}"')
+                self.event(pod, K_POD, "Warning", "Failed", "Error: ImagePullBackOff")
+        cs["state"] = {"waiting": {"reason": reason, "message": message}}
+        return cs, again, None
+
+    def _running(self, pod, container, cs, state, now, started_at):
+        """A started container: running, crashing, or done (exit 0 or 1)."""
+        meta, name, image = pod["metadata"], container["name"], container.get("image", "")
+        if not state.get("started_event_" + name):
+            state["started_event_" + name] = True
+            self.event(pod, K_POD, "Normal", "Pulled", f'Container image "{image}" already present on machine')
+            self.event(pod, K_POD, "Normal", "Created", f"Created container: {name}")
+            self.event(pod, K_POD, "Normal", "Started", f"Started container {name}")
+        cs["containerID"] = "containerd://" + hashlib.sha256((meta["uid"] + name).encode()).hexdigest()
+        cs["imageID"] = "docker.io/library/" + image.split(":")[0] + "@sha256:" + \
+            hashlib.sha256(image.encode()).hexdigest()
+        started = _iso(started_at)
+        running = {"running": {"startedAt": started}}
+        restart = pod["spec"].get("restartPolicy", "Always")
+        job_like = restart in ("Never", "OnFailure")
+        fails = "crashloop" in image or "job-fail" in image
+        if fails and restart != "Never":               # restarted again and again
+            period = self.delays.job_run if "job-fail" in image and job_like else self.delays.crash
+            crashes = int((now - started_at) / max(period, 0.001))
+            cs["restartCount"] = crashes
+            if crashes:
+                cs["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error", "startedAt": started,
+                                                  "finishedAt": ts()}}
+                where = f"{meta['name']}_{meta['namespace']}({meta['uid']})"
+                cs["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message":
+                                           f"back-off {min(300, 10 * 2 ** (crashes - 1))}s restarting "
+                                           f"failed container={name} pod={where}"}}
+                if state.get("crash_events", 0) < crashes:
+                    state["crash_events"] = crashes
+                    self.event(pod, K_POD, "Warning", "BackOff",
+                               f"Back-off restarting failed container {name} in pod {where}")
+            else:
+                cs["state"], cs["started"] = running, True
+            return cs, period - ((now - started_at) % period), None
+        if fails or job_like:                          # runs once, then exits 1 or 0
+            run_end = started_at + (self.delays.job_run if job_like else self.delays.crash)
+            if now < run_end:
+                cs["state"], cs["started"] = running, True
+                return cs, run_end - now, None
+            code = 1 if fails else 0
+            cs["state"] = {"terminated": {"exitCode": code, "reason": "Error" if code else "Completed",
+                                          "startedAt": started, "finishedAt": _iso(run_end)}}
+            return cs, None, "Failed" if code else "Succeeded"
+        cs["state"], cs["started"] = running, True
+        cs["ready"] = "never-ready" not in image
+        return cs, None, None
 
     def _waiting_reason(self, pod, state):
         """(reason, message) that keeps every container waiting, or None."""
