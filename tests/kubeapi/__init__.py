@@ -36,7 +36,8 @@ Built-in objects: namespaces default, kube-system, kube-public, kube-node-lease
 (each gets a "default" ServiceAccount); nodes node-1..node-N (labels
 kubernetes.io/hostname, kubernetes.io/os=linux, node-role...); StorageClass "standard"
 (default, Immediate) and "wait-for-consumer" (volumeBindingMode WaitForFirstConsumer);
-Service default/kubernetes.
+Service default/kubernetes (and its Endpoints). Services with a selector get Endpoints and
+an EndpointSlice listing their pods (ready and not ready).
 
 Other users and kubeconfigs
 ---------------------------
@@ -470,6 +471,10 @@ class KubeAPI:
                                                           "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443,
                                                           "protocol": "TCP", "targetPort": 6443}]}})
+        make("", "endpoints", "default", {
+            "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": "172.18.0.2"}],
+                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]})
 
 
 def fixture(scope="function", **options):

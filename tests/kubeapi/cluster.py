@@ -19,6 +19,9 @@ from .resources import Registry
 from .storage import Store
 
 CONTROLLER_MANAGER = "kube-controller-manager"
+# Built-in kinds whose DELETE answers with the deleted object rather than a Status.
+RETURNS_DELETED = {"Pod", "Service", "ServiceAccount", "PersistentVolumeClaim", "PersistentVolume",
+                   "ResourceQuota", "StorageClass", "PodTemplate", "Namespace", "CustomResourceDefinition"}
 # Built-in kinds whose objects have no metadata.generation on a real server.
 NO_GENERATION = {"ConfigMap", "Secret", "Namespace", "Node", "Event", "Service", "ServiceAccount",
                  "Endpoints", "Lease", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
@@ -669,7 +672,9 @@ class Cluster:
             return self._output(res, new), False
 
     def _deleted_body(self, res, obj):
-        if res.kind in ("Pod", "Namespace", "CustomResourceDefinition") and res.builtin or not res.builtin:
+        """What DELETE answers when the object is gone at once: the object itself for the
+        kinds whose storage returns it (as the typed clients expect), else a Status."""
+        if not res.builtin or res.kind in RETURNS_DELETED:
             return self._output(res, obj)
         details = {"name": obj["metadata"]["name"], "kind": res.plural, "uid": obj["metadata"]["uid"]}
         if res.group:

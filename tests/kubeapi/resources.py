@@ -82,13 +82,15 @@ BUILTIN = [
        namespaced=False, short=["crd", "crds"], sub=["status"]),
     _r("coordination.k8s.io", "v1", "Lease", "leases"),
     _r("storage.k8s.io", "v1", "StorageClass", "storageclasses", namespaced=False, short=["sc"]),
+    _r("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices"),
     _r("events.k8s.io", "v1", "Event", "events", short=["ev"], storage_group=""),
     _r("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", short=["hpa"],
        cats=["all"], sub=["status"]),
 ]
 
 # Group order as a real server lists them (core first, then by priority).
-GROUP_ORDER = ["", "apps", "events.k8s.io", "autoscaling", "batch", "networking.k8s.io", "policy",
+GROUP_ORDER = ["", "apps", "events.k8s.io", "autoscaling", "batch", "discovery.k8s.io",
+               "networking.k8s.io", "policy",
                "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
                "coordination.k8s.io"]
 

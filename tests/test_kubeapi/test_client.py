@@ -337,3 +337,16 @@ def test_two_appliers_of_disjoint_fields_share_an_object(client):
     assert both["data"] == {"a": "1", "b": "2"}
     owned = {m["manager"]: m["fieldsV1"] for m in both["metadata"]["managedFields"]}
     assert owned == {"A": {"f:data": {"f:a": {}}}, "B": {"f:data": {"f:b": {}}}}
+
+
+def test_delete_answers_the_object_or_a_status_per_kind(client):
+    """Regression: the typed client parses DELETE of a Service as a V1Service (it failed on
+    a Status); ConfigMaps answer a Status."""
+    core = k8s.CoreV1Api(client)
+    core.create_namespaced_service("default", {"metadata": {"name": "gone"}, "spec": {"ports": [{"port": 80}]}})
+    deleted = core.delete_namespaced_service("gone", "default")
+    assert isinstance(deleted, k8s.V1Service) and deleted.metadata.name == "gone"
+    core.create_namespaced_config_map("default", {"metadata": {"name": "gone"}})
+    status = core.delete_namespaced_config_map("gone", "default")
+    status = status if isinstance(status, dict) else status.to_dict()
+    assert status["status"] == "Success" and status["details"]["kind"] == "configmaps"

@@ -430,3 +430,24 @@ def test_job_turns_failed_a_batch_period_after_its_pod(api, apis):
         "backoffLimit": 0, "template": {"spec": dict(pod_spec("x/job-fail"), restartPolicy="Never")}}})
     api.wait_for(lambda: "job" in seen, message="job failed")
     assert seen["job"] - seen["pod"] >= 0.35
+
+
+def test_service_endpoints_follow_the_selected_pods(api, apis, kubectl):
+    apis["apps"].create_namespaced_deployment("default", workload("Deployment", "api", replicas=2))
+    apis["core"].create_namespaced_service("default", {"metadata": {"name": "api"}, "spec": {
+        "selector": {"app": "api"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}})
+    ep = api.wait_for(lambda: (lambda e: e if e and len((e.get("subsets") or [{}])[0].get("addresses", [])) == 2
+                               else None)(api.get("endpoints", "api", "default")), message="2 endpoints")
+    pods = {p["status"]["podIP"]: p["metadata"]["name"] for p in pods_of(api, "api-")}
+    assert {a["ip"]: a["targetRef"]["name"] for a in ep["subsets"][0]["addresses"]} == pods
+    assert ep["subsets"][0]["ports"] == [{"port": 8080, "protocol": "TCP", "name": "http"}]
+    slices = api.list("endpointslices", "default")
+    assert len(slices) == 1 and slices[0]["metadata"]["labels"]["kubernetes.io/service-name"] == "api"
+    assert sorted(e["addresses"][0] for e in slices[0]["endpoints"]) == sorted(pods)
+    assert all(e["conditions"]["ready"] for e in slices[0]["endpoints"])
+    assert "Endpoints:" in kubectl.ok("describe", "service", "api").stdout
+    apis["apps"].patch_namespaced_deployment_scale("api", "default", {"spec": {"replicas": 0}})
+    api.wait_for(lambda: "subsets" not in api.get("endpoints", "api", "default"), message="no endpoints")
+    apis["core"].delete_namespaced_service("api", "default")
+    api.wait_for(lambda: api.get("endpoints", "api", "default") is None and not api.list("endpointslices", "default"),
+                 message="endpoints removed with the service")

@@ -25,7 +25,7 @@ import traceback
 
 from .. import errors
 from ..cluster import CONTROLLER_MANAGER, DeleteOptions
-from .common import (GC_FINALIZERS, K_CM, K_CRD, K_CRON, K_DEPLOY, K_DS, K_EVENT, K_JOB, K_NS,
+from .common import (GC_FINALIZERS, K_CM, K_EP, K_CRD, K_CRON, K_DEPLOY, K_DS, K_EVENT, K_JOB, K_NS,
                      K_POD, K_PVC, K_RS, K_SECRET, K_STS, K_SVC, _owner_uid, ts)
 from .common import DELAY_NAMES, Delays  # noqa: F401 (the package's interface)
 from .kubelet import Kubelet
@@ -147,6 +147,14 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
                 claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
                 if claim:
                     self.enqueue(K_PVC, ns, claim)
+        if key == K_POD:       # Services that select the pod update their endpoints
+            labels = meta.get("labels") or {}
+            for svc in self.store.list(K_SVC, ns):
+                selector = (svc.get("spec") or {}).get("selector")
+                if selector and all(labels.get(k) == v for k, v in selector.items()):
+                    self.enqueue(K_SVC, ns, svc["metadata"]["name"])
+        if key == K_SVC and event_type == "DELETED":
+            self.enqueue("endpoints-gone", ns, name)
         if key == K_PVC or key in (K_CM, K_SECRET):
             # pods waiting for a claim, a ConfigMap or a Secret look again
             for pod in self.store.list(K_POD, ns):
@@ -236,6 +244,10 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
     def reconcile(self, kind, namespace, name):
         if kind == "gc":
             return self.gc_orphans(name)
+        if kind == "endpoints-gone":
+            if self.store.peek(K_SVC, namespace, name) is None:
+                self._delete(K_EP, namespace, name)
+            return
         if kind == "gc-owner":
             group, plural, owner = name.split("|", 2)
             return self.gc_owner((group, plural), namespace, owner)

@@ -4,7 +4,8 @@ import copy
 import time
 
 from ..resources import Resource
-from .common import (CRD_FINALIZER, K_CRD, K_NS, K_PV, K_PVC, K_SA, K_SC, K_SVC, _set_condition)
+from .common import (CRD_FINALIZER, K_CRD, K_EP, K_NS, K_POD, K_PV, K_PVC, K_SA, K_SC, K_SLICE, K_SVC,
+                     _owner_ref, _ready, _set_condition)
 
 
 class ClusterObjects:
@@ -69,7 +70,11 @@ class ClusterObjects:
 
     # -- Service, PVC ---------------------------------------------------------------------------
     def service(self, svc):
-        if svc["spec"].get("type") != "LoadBalancer" or svc["metadata"].get("deletionTimestamp"):
+        if svc["metadata"].get("deletionTimestamp"):
+            return
+        if svc["spec"].get("selector"):
+            self._endpoints(svc)
+        if svc["spec"].get("type") != "LoadBalancer":
             return
         if (svc.get("status") or {}).get("loadBalancer", {}).get("ingress"):
             return
@@ -83,6 +88,78 @@ class ClusterObjects:
         svc["status"] = {"loadBalancer": {"ingress": [{"ip": ip, "ipMode": "VIP"}]}}
         self._write_status(K_SVC, svc)
         self.event(svc, K_SVC, "Normal", "EnsuredLoadBalancer", "Ensured load balancer", "service-controller")
+
+    def _endpoints(self, svc):
+        """Endpoints and an EndpointSlice listing the pods the Service selects."""
+        meta, spec = svc["metadata"], svc["spec"]
+        ns, name = meta["namespace"], meta["name"]
+        selector = spec["selector"]
+        pods = [p for p in self.store.list(K_POD, ns)
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())
+                and p["status"].get("podIP") and p["status"].get("phase") not in ("Succeeded", "Failed")]
+
+        def target(p):
+            return {"kind": "Pod", "name": p["metadata"]["name"], "namespace": ns, "uid": p["metadata"]["uid"]}
+
+        def port_number(port, p):
+            wanted = port.get("targetPort", port.get("port"))
+            if isinstance(wanted, int):
+                return wanted
+            for c in p["spec"].get("containers") or []:
+                for cp in c.get("ports") or []:
+                    if cp.get("name") == wanted:
+                        return cp.get("containerPort")
+            return None
+
+        ports = []
+        for port in spec.get("ports") or []:
+            number = next((n for n in (port_number(port, p) for p in pods) if n), None)
+            if number is not None or not pods:
+                entry = {"port": number if number is not None else port.get("port"),
+                         "protocol": port.get("protocol", "TCP")}
+                if port.get("name"):
+                    entry["name"] = port["name"]
+                ports.append(entry)
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        ready = [{"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"), "targetRef": target(p)}
+                 for p in live if _ready(p)]
+        not_ready = [{"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"), "targetRef": target(p)}
+                     for p in live if not _ready(p)]
+        endpoints = {"apiVersion": "v1", "kind": "Endpoints",
+                     "metadata": {"name": name, "namespace": ns, "labels": dict(meta.get("labels") or {})}}
+        if ready or not_ready:
+            subset = {"ports": ports}
+            if ready:
+                subset["addresses"] = ready
+            if not_ready:
+                subset["notReadyAddresses"] = not_ready
+            endpoints["subsets"] = [subset]
+        current = self.store.get(K_EP, ns, name)
+        if current is None:
+            self._create(K_EP, ns, endpoints)
+        elif current.get("subsets") != endpoints.get("subsets"):
+            current["subsets"] = endpoints.get("subsets")
+            if current["subsets"] is None:
+                del current["subsets"]
+            self._write(K_EP, current)
+        slice_endpoints = [{"addresses": [p["status"]["podIP"]],
+                            "conditions": {"ready": _ready(p) and not p["metadata"].get("deletionTimestamp"),
+                                           "serving": _ready(p),
+                                           "terminating": bool(p["metadata"].get("deletionTimestamp"))},
+                            "nodeName": p["spec"].get("nodeName"), "targetRef": target(p)} for p in pods]
+        slices = self._children(svc, K_SLICE)
+        if not slices:
+            labels = dict(meta.get("labels") or {}, **{
+                "kubernetes.io/service-name": name,
+                "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"})
+            self._create(K_SLICE, ns, {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                                       "metadata": {"generateName": name + "-", "labels": labels,
+                                                    "ownerReferences": [_owner_ref(svc, "Service", "v1")]},
+                                       "addressType": "IPv4", "endpoints": slice_endpoints, "ports": ports})
+        elif slices[0].get("endpoints") != slice_endpoints or slices[0].get("ports") != ports:
+            updated = copy.deepcopy(slices[0])
+            updated["endpoints"], updated["ports"] = slice_endpoints, ports
+            self._write(K_SLICE, updated)
 
     def pvc(self, pvc):
         meta, spec = pvc["metadata"], pvc["spec"]
