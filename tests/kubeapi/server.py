@@ -5,6 +5,7 @@ import socket
 import ssl
 import threading
 import time
+import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -167,14 +168,10 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True
         except Exception as exc:   # a bug in the server: answer like the API does, keep serving
-            import traceback
             api.server_errors.append(traceback.format_exc())
             self._error(errors.internal(f"Internal error occurred: {type(exc).__name__}: {exc}"))
         finally:
             self.record.duration = time.time() - self.record.started
-
-    drop = False
-    cut_after = None
 
     def _respond(self, code, body, content_type="application/json", headers=None):
         self._send(code, body, content_type, headers, drop=self.drop)
