@@ -118,6 +118,18 @@ def test_command_line_server_is_controlled_over_http(tmp_path, kubectl_path):
         out = subprocess.run([kubectl_path, "--kubeconfig", str(kubeconfig), "get", "--raw", "/_kubeapi/requests"],
                              capture_output=True, text=True, timeout=30, env={"HOME": str(tmp_path)})
         assert out.returncode == 0 and '"counts"' in out.stdout
+        core.create_namespaced_config_map("default", {"metadata": {"name": "before-restart"}})
+        call("POST", "/_kubeapi/restart?keep_state=false")
+        deadline = time.time() + 10
+        while True:          # the server restarts on the same port, empty
+            try:
+                names = [c.metadata.name for c in core.list_namespaced_config_map("default").items]
+                if "before-restart" not in names:
+                    break
+            except Exception:   # connections dropped while it restarts
+                pass
+            assert time.time() < deadline, "the server did not restart empty"
+            time.sleep(0.1)
     finally:
         proc.terminate()
         proc.wait(10)
