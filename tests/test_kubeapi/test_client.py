@@ -350,3 +350,18 @@ def test_delete_answers_the_object_or_a_status_per_kind(client):
     status = core.delete_namespaced_config_map("gone", "default")
     status = status if isinstance(status, dict) else status.to_dict()
     assert status["status"] == "Success" and status["details"]["kind"] == "configmaps"
+
+
+def test_watch_list_sends_initial_events_then_a_bookmark(client, api):
+    """The streaming list (sendInitialEvents) that newer client-go informers use."""
+    core = k8s.CoreV1Api(client)
+    for name in ("one", "two"):
+        core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+    resp = client.rest_client.pool_manager.request(
+        "GET", client.configuration.host + "/api/v1/namespaces/default/configmaps?watch=true"
+        "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
+        headers={"Authorization": f"Bearer {api.admin_token}"}, preload_content=False)
+    events = [json.loads(line) for line in resp.data.decode().splitlines() if line.strip()]
+    assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]] == [("ADDED", "one"), ("ADDED", "two")]
+    assert events[2]["type"] == "BOOKMARK"
+    assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
