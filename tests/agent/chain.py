@@ -124,11 +124,13 @@ class Node:
             json.dump({"deployments": deployments}, out)
         os.chmod(path, 0o600)
 
-    def collect(self, collector="local", timeout=600):
-        """One os-collect-config pass; returns the CompletedProcess."""
+    def collect(self, collector="local", force=False, timeout=600):
+        """One os-collect-config pass (--force: run the command even when
+        nothing changed); returns the CompletedProcess."""
         command = (f"os-refresh-config --log-level DEBUG "
                    f"--lockfile {os.path.join(self.base, 'os-refresh-config.lock')}")
-        args = [tool("os-collect-config"), "--one-time", "--config-file", self.conf,
+        args = [tool("os-collect-config"), "--force" if force else "--one-time",
+                "--config-file", self.conf,
                 "--cachedir", self.cachedir, "--backup-cachedir", self.backup_cachedir,
                 "--command", command, collector]
         if collector == "local":
