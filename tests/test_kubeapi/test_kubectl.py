@@ -378,3 +378,16 @@ def test_get_in_chunks_uses_continue_tokens(kubectl, api):
     assert out == [f"configmap/chunk-{i}" for i in range(5)]
     lists = api.requests.matching(verb="list", resource="configmaps")
     assert len(lists) == 3 and "continue=" in lists[-1].query
+
+
+def test_rollout_undo_makes_the_old_template_the_newest_revision(kubectl, tmp_path):
+    kubectl.ok("apply", "-f", write(tmp_path, "d.yaml", deployment()))
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    kubectl.ok("set", "image", "deployment/web", "main=nginx:1.26")
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    kubectl.ok("rollout", "undo", "deployment/web")
+    kubectl.ok("rollout", "status", "deployment/web", "--timeout=20s")
+    image = kubectl.ok("get", "deployment", "web", "-o", "jsonpath={.spec.template.spec.containers[0].image}")
+    assert image.stdout == "nginx:1.25"
+    history = kubectl.ok("rollout", "history", "deployment/web").stdout.split()
+    assert history[-4:] == ["2", "<none>", "3", "<none>"]       # revision 1 became 3, as on a cluster

@@ -140,6 +140,19 @@ class Workloads:
                     return
                 d = copy.deepcopy(stored)
         else:
+            # a template seen before (rollout undo) becomes the newest revision again
+            revision = int((new_rs["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0))
+            if revision < max(revisions + [0]):
+                revision = str(max(revisions) + 1)
+                bumped = copy.deepcopy(new_rs)
+                bumped["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
+                new_rs = self._write(K_RS, bumped) or new_rs
+                d["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
+                stored = self._write(K_DEPLOY, d)
+                if stored is None:
+                    return
+                d = copy.deepcopy(stored)
+                progressed = True
             new_spec = new_rs["spec"].get("replicas", 0)
             target = desired if recreate or new_spec > desired else \
                 min(desired, new_spec + max(0, desired + surge - new_spec - old_total))
