@@ -29,7 +29,10 @@ def containers_conf(directory: str) -> str:
             "[containers]\n"
             f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc=4096:4096"]\n'
             "[engine]\n"
-            'runtime = "runc"\n')
+            'runtime = "runc"\n'
+            # The default 1 MB event log rotates within minutes when the
+            # suite runs, losing the container deaths the hook reads.
+            'events_logfile_max_size = "512m"\n')
     return path
 
 

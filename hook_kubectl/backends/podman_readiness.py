@@ -289,8 +289,16 @@ def evaluate(check: PodCheck, state: Optional[PodState], since: str) -> None:
             return
         if restarts >= RESTART_LIMIT:
             code = last_exit_code(cid, since)
-            why = (f"keeps restarting: restarted {restarts} times, "
-                   f"last exit code {'unknown' if code is None else code}")
+            if code is None:
+                # podman's event log rotates (1 MB by default) and may have
+                # dropped the deaths: say so rather than guess.
+                why = (f"keeps restarting: restarted {restarts} times (its exit code is no "
+                       "longer in podman's event log)")
+                if restart_policy == "Always":
+                    why += (": if its command ends, even with code 0, it must keep running "
+                            "(restartPolicy Always): does its command stay in the foreground?")
+            else:
+                why = f"keeps restarting: restarted {restarts} times, last exit code {code}"
             if code == 0 and restart_policy == "Always":
                 why += (": it must keep running (restartPolicy Always): "
                         "does its command stay in the foreground?")

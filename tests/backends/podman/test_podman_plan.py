@@ -332,3 +332,22 @@ def test_job_waits_for_completion():
     assert not check.ready and "a Job is ready when it completes" in check.waiting
     readiness.evaluate(check, pod_state(status="exited", exit_code=0), since="2020-01-01T00:00:00Z")
     assert check.ready
+
+
+def test_restart_loop_with_exit_code_lost_to_event_log_rotation_still_explains(monkeypatch):
+    from hook_kubectl.backends import podman_readiness as readiness
+
+    monkeypatch.setattr(readiness, "last_exit_code", lambda cid, since: None)
+    monkeypatch.setattr(readiness, "container_logs", lambda cid: "started and left")
+    check = readiness.PodCheck("pod/brief", "pod-id", {"containers": [{"name": "main"}]})
+    pod = {"Name": "brief", "Id": "pod-id", "InfraContainerID": "infra"}
+    container = {"Id": "c1", "Name": "brief-main", "RestartCount": 0, "State": {"Status": "running"}}
+    readiness.evaluate(check, readiness.PodState(pod, [container]), "2026-01-01T00:00:00Z")
+    assert not check.failure
+    container["RestartCount"] = readiness.RESTART_LIMIT
+    readiness.evaluate(check, readiness.PodState(pod, [container]), "2026-01-01T00:00:00Z")
+    assert check.failure == (
+        f"container main keeps restarting: restarted {readiness.RESTART_LIMIT} times (its exit code "
+        "is no longer in podman's event log): if its command ends, even with code 0, it must keep "
+        "running (restartPolicy Always): does its command stay in the foreground?")
+    assert check.logs == "started and left"
