@@ -153,15 +153,11 @@ def test_tripleo_steps_are_ordered(heat):
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=os.path.basename)
-def test_every_example_has_a_launch_command_in_the_docs(example):
-    # docs/templates.md, or README.md once the section is folded into it.
+def test_every_example_has_a_launch_command_in_the_readme(example):
     root = os.path.dirname(TEMPLATES)
-    text = ""
-    for doc in (os.path.join(root, "docs", "templates.md"), os.path.join(root, "README.md")):
-        if os.path.exists(doc):
-            with open(doc) as f:
-                text += f.read().replace("\\\n", " ") + "\n"
+    with open(os.path.join(root, "README.md")) as f:
+        text = f.read().replace("\\\n", " ")
     commands = [line for line in text.splitlines() if line.startswith("openstack stack create")]
     relative = os.path.relpath(example, os.path.dirname(TEMPLATES))
     assert any(f"-t {relative} " in line and "-e templates/environments/" in line
-               for line in commands), f"no launch command for {relative} in docs/templates.md or README.md"
+               for line in commands), f"no launch command for {relative} in README.md"
