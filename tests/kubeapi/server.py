@@ -452,6 +452,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._respond(200, doc)
         raise errors.ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
+
 def scale_of(obj):
     meta = obj["metadata"]
     selector = (obj.get("spec") or {}).get("selector") or {}

@@ -451,3 +451,15 @@ def test_service_endpoints_follow_the_selected_pods(api, apis, kubectl):
     apis["core"].delete_namespaced_service("api", "default")
     api.wait_for(lambda: api.get("endpoints", "api", "default") is None and not api.list("endpointslices", "default"),
                  message="endpoints removed with the service")
+
+
+def test_pod_disruption_budget_status(api, apis, client):
+    apis["apps"].create_namespaced_deployment("default", workload("Deployment", "db", replicas=3))
+    k8s.PolicyV1Api(client).create_namespaced_pod_disruption_budget("default", {
+        "metadata": {"name": "db"}, "spec": {"minAvailable": 2, "selector": {"matchLabels": {"app": "db"}}}})
+    pdb = api.wait_for(lambda: (lambda o: o if (o.get("status") or {}).get("currentHealthy") == 3 else None)(
+        api.get("poddisruptionbudgets", "db", "default")), message="3 healthy")
+    status = pdb["status"]
+    assert (status["expectedPods"], status["desiredHealthy"], status["disruptionsAllowed"]) == (3, 2, 1)
+    assert status["observedGeneration"] == pdb["metadata"]["generation"]
+    assert condition(pdb, "DisruptionAllowed")["status"] == "True"

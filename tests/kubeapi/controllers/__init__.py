@@ -24,8 +24,8 @@ import time
 import traceback
 
 from .. import errors
-from ..cluster import CONTROLLER_MANAGER, DeleteOptions
-from .common import (GC_FINALIZERS, K_CM, K_EP, K_CRD, K_CRON, K_DEPLOY, K_DS, K_EVENT, K_JOB, K_NS,
+from ..cluster import CONTROLLER_MANAGER, DeleteOptions, labels_match, selector_from_label_selector
+from .common import (GC_FINALIZERS, K_CM, K_EP, K_PDB, K_CRD, K_CRON, K_DEPLOY, K_DS, K_EVENT, K_JOB, K_NS,
                      K_POD, K_PVC, K_RS, K_SECRET, K_STS, K_SVC, _owner_uid, ts)
 from .common import DELAY_NAMES, Delays  # noqa: F401 (the package's interface)
 from .kubelet import Kubelet
@@ -147,12 +147,16 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
                 claim = (vol.get("persistentVolumeClaim") or {}).get("claimName")
                 if claim:
                     self.enqueue(K_PVC, ns, claim)
-        if key == K_POD:       # Services that select the pod update their endpoints
+        if key == K_POD:       # Services and PodDisruptionBudgets that select the pod look again
             labels = meta.get("labels") or {}
             for svc in self.store.list(K_SVC, ns):
                 selector = (svc.get("spec") or {}).get("selector")
                 if selector and all(labels.get(k) == v for k, v in selector.items()):
                     self.enqueue(K_SVC, ns, svc["metadata"]["name"])
+            for pdb in self.store.list(K_PDB, ns):
+                if labels_match(selector_from_label_selector((pdb.get("spec") or {}).get("selector") or {}),
+                                obj):
+                    self.enqueue(K_PDB, ns, pdb["metadata"]["name"])
         if key == K_SVC and event_type == "DELETED":
             self.enqueue("endpoints-gone", ns, name)
         if key == K_PVC or key in (K_CM, K_SECRET):
@@ -254,7 +258,7 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
         handler = {K_POD: self.pod, K_RS: self.replicaset, K_DEPLOY: self.deployment,
                    K_STS: self.statefulset, K_DS: self.daemonset, K_JOB: self.job,
                    K_CRON: self.cronjob, K_SVC: self.service, K_PVC: self.pvc,
-                   K_CRD: self.crd, K_NS: self.namespace}.get(kind)
+                   K_CRD: self.crd, K_NS: self.namespace, K_PDB: self.disruption_budget}.get(kind)
         if handler is None:
             return
         obj = self.store.get(kind, namespace, name)

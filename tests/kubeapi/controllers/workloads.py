@@ -5,8 +5,9 @@ import copy
 import time
 
 from .. import admission
-from .common import (K_CRON, K_DEPLOY, K_DS, K_JOB, K_POD, K_PVC, K_RS, K_STS, _finished, _iso, _min,
-                     _owner_ref, _parse, _percent, _ready, _set_condition, ts)
+from ..cluster import labels_match, selector_from_label_selector
+from .common import (K_CRON, K_DEPLOY, K_DS, K_JOB, K_PDB, K_POD, K_PVC, K_RS, K_STS, ts,
+                     _finished, _iso, _min, _owner_ref, _parse, _percent, _ready, _set_condition)
 
 
 class Workloads:
@@ -502,6 +503,38 @@ class Workloads:
         if status != cj.get("status"):
             cj["status"] = status
             self._write_status(K_CRON, cj)
+
+    # -- PodDisruptionBudget ------------------------------------------------------------------
+    def disruption_budget(self, pdb):
+        """status as the disruption controller writes it (kstatus reads currentHealthy and
+        desiredHealthy)."""
+        meta, spec = pdb["metadata"], pdb.get("spec") or {}
+        checks = selector_from_label_selector(spec.get("selector") or {})
+        pods = [p for p in self.store.list(K_POD, meta["namespace"])
+                if labels_match(checks, p) and not p["metadata"].get("deletionTimestamp")
+                and p["status"].get("phase") not in ("Succeeded", "Failed")]
+        expected = len(pods)
+        healthy = sum(1 for p in pods if _ready(p))
+        if "minAvailable" in spec:
+            desired = _percent(spec["minAvailable"], expected, True)
+        elif "maxUnavailable" in spec:
+            desired = max(0, expected - _percent(spec["maxUnavailable"], expected, True))
+        else:
+            desired = expected
+        allowed = max(0, healthy - desired)
+        status = copy.deepcopy(pdb.get("status") or {})
+        status.update(observedGeneration=meta.get("generation", 1), expectedPods=expected,
+                      currentHealthy=healthy, desiredHealthy=desired, disruptionsAllowed=allowed)
+        conditions = status.setdefault("conditions", [])
+        if allowed:
+            _set_condition(conditions, "DisruptionAllowed", "True", "SufficientPods", "")
+        else:
+            _set_condition(conditions, "DisruptionAllowed", "False", "InsufficientPods", "")
+        for cond in conditions:
+            cond["observedGeneration"] = meta.get("generation", 1)
+        if status != pdb.get("status"):
+            pdb["status"] = status
+            self._write_status(K_PDB, pdb)
 
 
 def _cron_field(spec, value, low, high):
