@@ -8,7 +8,6 @@ from kubernetes import client as k8s, config
 from kubernetes.client.rest import ApiException
 
 
-
 def pod_spec(image="nginx:1.25", **extra):
     return dict({"containers": [{"name": "main", "image": image}]}, **extra)
 
