@@ -33,7 +33,8 @@ deletion), load_balancer 0.3, pvc_bind 0.05, crd_establish 0.05, crd_terminate 0
 namespace_finalize 0.05, controller 0 (owners reacting to dependents), job_sync 0.2.
 
 Built-in objects: namespaces default, kube-system, kube-public, kube-node-lease
-(each gets a "default" ServiceAccount); nodes node-1..node-N (labels
+(each namespace gets a "default" ServiceAccount and the "kube-root-ca.crt" ConfigMap, as on
+a real cluster: code that lists ConfigMaps must expect one it did not make); nodes node-1..node-N (labels
 kubernetes.io/hostname, kubernetes.io/os=linux, node-role...); StorageClass "standard"
 (default, Immediate) and "wait-for-consumer" (volumeBindingMode WaitForFirstConsumer);
 Service default/kubernetes (and its Endpoints). Services with a selector get Endpoints and
@@ -292,6 +293,11 @@ class KubeAPI:
         return f"https://127.0.0.1:{self.port}"
 
     # -- kubeconfigs ---------------------------------------------------------------------------
+    def ca_pem(self):
+        """The cluster CA certificate (PEM text)."""
+        with open(self.credentials.ca_path) as f:
+            return f.read()
+
     def kubeconfig(self, user="tester", namespaces=None, auth="token", groups=(), path=None):
         """Write a kubeconfig for a new user; returns its path.
         auth: "token" | "cert" | "invalid" (a token the server rejects) | "none" (no

@@ -80,8 +80,9 @@ def test_typed_list_with_label_and_field_selectors_and_pages(client):
         ["cm-1", "cm-3", "cm-5"]
     assert names(core.list_namespaced_config_map("default", label_selector="parity!=odd,index in (0,2,3)").items) == \
         ["cm-0", "cm-2"]
+    # notin also matches objects without the label, like the namespace's kube-root-ca.crt
     assert names(core.list_namespaced_config_map("default", label_selector="index notin (0,1,2,3,4,5)").items) == \
-        ["cm-6"]
+        ["cm-6", "kube-root-ca.crt"]
     assert names(core.list_namespaced_config_map("default", field_selector="metadata.name=cm-4").items) == ["cm-4"]
     assert len(core.list_namespaced_config_map("default", field_selector="metadata.name!=cm-4",
                                                label_selector="parity").items) == 6
@@ -356,9 +357,9 @@ def test_watch_list_sends_initial_events_then_a_bookmark(client, api):
     """The streaming list (sendInitialEvents) that newer client-go informers use."""
     core = k8s.CoreV1Api(client)
     for name in ("one", "two"):
-        core.create_namespaced_config_map("default", {"metadata": {"name": name}})
+        core.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": {"mine": "yes"}}})
     resp = client.rest_client.pool_manager.request(
-        "GET", client.configuration.host + "/api/v1/namespaces/default/configmaps?watch=true"
+        "GET", client.configuration.host + "/api/v1/namespaces/default/configmaps?watch=true&labelSelector=mine"
         "&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1",
         headers={"Authorization": f"Bearer {api.admin_token}"}, preload_content=False)
     events = [json.loads(line) for line in resp.data.decode().splitlines() if line.strip()]

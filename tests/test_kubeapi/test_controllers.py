@@ -326,9 +326,11 @@ def test_namespace_terminating_then_gone(api, apis):
     api.wait_for(lambda: api.get("namespaces", "scratch") is None, message="namespace gone")
     assert not api.list("configmaps", "scratch") and not api.list("pods", "scratch")
     assert not api.list("deployments", "scratch")
-    # new namespaces get a default ServiceAccount
+    # new namespaces get a default ServiceAccount and the cluster CA
     apis["core"].create_namespace({"metadata": {"name": "fresh"}})
     api.wait_for(lambda: api.get("serviceaccounts", "default", "fresh"), message="default SA")
+    ca = api.wait_for(lambda: api.get("configmaps", "kube-root-ca.crt", "fresh"), message="CA ConfigMap")
+    assert ca["data"]["ca.crt"] == api.ca_pem() and "BEGIN CERTIFICATE" in api.ca_pem()
 
 
 def test_invalid_image_name_and_logs_of_echoing_commands(api, apis):

@@ -94,7 +94,7 @@ def test_watch_cut_off(api, core):
     # the next watch is whole again
     seen = [ev["object"].metadata.name for ev in
             watch.Watch().stream(core.list_namespaced_config_map, "default", timeout_seconds=1)]
-    assert seen == ["c0", "c1", "c2"]
+    assert seen == ["c0", "c1", "c2", "kube-root-ca.crt"]
 
 
 def test_restart_keeping_state_drops_watches(api, core):

@@ -367,7 +367,7 @@ def test_get_watch_prints_rows_as_objects_change(kubectl, api):
         out, err = proc.communicate(timeout=10)
     lines = out.splitlines()
     assert lines[0].split() == ["NAME", "DATA", "AGE"], out + err
-    assert lines[1].split()[:2] == ["live", "1"]
+    assert [line.split()[:2] for line in lines[1:]] == [["kube-root-ca.crt", "1"], ["live", "1"]]
 
 
 def test_get_in_chunks_uses_continue_tokens(kubectl, api):
@@ -375,7 +375,7 @@ def test_get_in_chunks_uses_continue_tokens(kubectl, api):
         kubectl.ok("create", "configmap", f"chunk-{i}")
     api.requests.clear()
     out = kubectl.ok("get", "configmaps", "--chunk-size=2", "-o", "name").stdout.split()
-    assert out == [f"configmap/chunk-{i}" for i in range(5)]
+    assert out == [f"configmap/chunk-{i}" for i in range(5)] + ["configmap/kube-root-ca.crt"]
     lists = api.requests.matching(verb="list", resource="configmaps")
     assert len(lists) == 3 and "continue=" in lists[-1].query
 

@@ -4,7 +4,7 @@ import copy
 import time
 
 from ..resources import Resource
-from .common import (CRD_FINALIZER, K_CRD, K_EP, K_NS, K_POD, K_PV, K_PVC, K_SA, K_SC, K_SLICE, K_SVC,
+from .common import (CRD_FINALIZER, K_CM, K_CRD, K_EP, K_NS, K_POD, K_PV, K_PVC, K_SA, K_SC, K_SLICE, K_SVC,
                      _owner_ref, _ready, _set_condition)
 
 
@@ -337,6 +337,16 @@ class ClusterObjects:
             if self.store.peek(K_SA, name, "default") is None:
                 self._create(K_SA, name, {"apiVersion": "v1", "kind": "ServiceAccount",
                                           "metadata": {"name": "default"}})
+            # every namespace holds the cluster's CA, as the root-ca-cert-publisher makes it
+            if self.store.peek(K_CM, name, "kube-root-ca.crt") is None:
+                self._create(K_CM, name, {"apiVersion": "v1", "kind": "ConfigMap",
+                                          "metadata": {"name": "kube-root-ca.crt", "annotations": {
+                                              "kubernetes.io/description": "Contains a CA bundle that can be "
+                                              "used to verify the kube-apiserver when using internal endpoints "
+                                              "such as the internal service IP or kubernetes.default.svc. No "
+                                              "other usage is guaranteed across distributions of Kubernetes "
+                                              "clusters."}},
+                                          "data": {"ca.crt": self.api.ca_pem()}})
             return
         state = self.kubelet.setdefault(meta["uid"], {})
         since = state.setdefault("since", time.time())
