@@ -8,10 +8,29 @@ failures a user can act on before or instead of an Outcome.
 
 import abc
 import dataclasses
+import os
 import time
 from typing import Optional
 
 from hook_kubectl.deployment import Deployment
+
+
+WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
+DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
+LOG_LINES = 20  # of a failing container's log, in deploy_stderr
+LOG_CHARS = 3000
+
+
+def workdir(backend: str, name: str) -> str:
+    """Where a single-node backend keeps one deployment's files."""
+    root = os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
+    return os.path.join(root, backend, name)
+
+
+def log_tail(text: str, lines: int = LOG_LINES, chars: int = LOG_CHARS) -> str:
+    """The last `lines` lines of `text` (long lines cut), at most `chars`."""
+    kept = [line[:300] for line in (text or "").strip().splitlines()[-lines:]]
+    return "\n".join(kept)[-chars:]
 
 
 class Deadline:

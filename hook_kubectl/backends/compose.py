@@ -101,11 +101,10 @@ from typing import Optional
 import yaml
 
 from hook_kubectl import outputs as outputs_stage
-from hook_kubectl.backends.base import Backend, Deadline, ObjectReport, Outcome
+from hook_kubectl.backends.base import (
+    LOG_LINES, WORKDIR_ENV, Backend, Deadline, ObjectReport, Outcome, log_tail, workdir)
 from hook_kubectl.errors import BackendError, InputError
 
-WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
-DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
 COMPOSE_ENV = "HEAT_KUBECTL_COMPOSE"
 COMPOSE_FILE = "docker-compose.yml"
 WRITTEN = ".heat-env-files.json"  # the env files the hook wrote, to clean up later
@@ -119,10 +118,8 @@ SERVICE_LABEL = "com.docker.compose.service"
 API = "/v1.40"
 LIBPOD_API = "/v4.0.0/libpod"
 POLL_SECONDS = 0.5
-LOG_LINES = 20
 RESTART_LIMIT = 2  # restarts seen while waiting that mean a crash loop
 STABLE_SECONDS = 1.0  # a container without healthcheck must run this long
-LOG_CHARS = 3000
 OUTPUT_LINES = 30
 ENV_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
@@ -312,11 +309,6 @@ def compose_command() -> list:
         f"(install docker-compose, or set {COMPOSE_ENV})")
 
 
-def _tail(text: str, lines: int = LOG_LINES, chars: int = LOG_CHARS) -> str:
-    kept = [line[:300] for line in (text or "").strip().splitlines()[-lines:]]
-    return "\n".join(kept)[-chars:]
-
-
 # --- the backend ---------------------------------------------------------------
 
 class ComposeBackend(Backend):
@@ -326,8 +318,7 @@ class ComposeBackend(Backend):
     def __init__(self, deployment):
         super().__init__(deployment)
         self.project = deployment.identity.slug
-        base = os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
-        self.directory = os.path.join(base, "compose", self.project)
+        self.directory = workdir("compose", self.project)
         self.compose_file = os.path.join(self.directory, COMPOSE_FILE)
         self._engine = None
         self._env_files = {}
@@ -648,7 +639,7 @@ class ComposeBackend(Backend):
         outcome.ok = False
         outcome.error = failure or _compose_error(text, args[0], proc.returncode, self.project)
         outcome.diagnostics.append(
-            f"{' '.join(command[:1] + args)} output:\n{_tail(text, OUTPUT_LINES)}")
+            f"{' '.join(command[:1] + args)} output:\n{log_tail(text, OUTPUT_LINES)}")
         return False
 
     def _by_service(self, containers: list) -> dict:
@@ -716,7 +707,7 @@ class ComposeBackend(Backend):
         if not _exited(container):
             # (a running container's ExitCode is 0 on podman: not worth a word)
             what = f"keeps restarting ({container.get('RestartCount')} restarts while waiting)"
-        logs = _tail(self.engine.logs(container["Id"]))
+        logs = log_tail(self.engine.logs(container["Id"]))
         outcome.diagnostics.append(
             f"service {service}: container {_name(container)} {what}; "
             f"last log lines:\n{logs or '(no output)'}")
@@ -924,7 +915,7 @@ def _health_log(container: dict) -> str:
         return f"container {_name(container)}: no healthcheck result yet"
     last = entries[-1]
     return (f"container {_name(container)}: last healthcheck exit code "
-            f"{last.get('ExitCode')}: {_tail(last.get('Output') or '', 5, 500)}")
+            f"{last.get('ExitCode')}: {log_tail(last.get('Output') or '', 5, 500)}")
 
 
 def _service_object(project: str, service: str, containers: list) -> dict:

@@ -133,14 +133,9 @@ class KubernetesBackend(Backend):
     # --- the Backend interface -----------------------------------------
 
     def apply(self, objects: list, deadline: Deadline) -> Outcome:
-        conn = self._connect(deadline)
-        items = self._items = [self._item(obj) for obj in objects]
-        parent = self._parent(conn)
-        deferred = self._resolve(conn, items)
-        outcome = Outcome(objects=[item.report for item in items])
-        conflicts = self._check_owners(conn, [i for i in items if i not in deferred], parent)
-        if conflicts:
-            return self._refused(outcome, conflicts)
+        conn, items, parent, deferred, outcome = self._prepare(objects, deadline)
+        if not outcome.ok:
+            return outcome
 
         first = [i for i in items if i.first]
         rest = [i for i in items if not i.first]
@@ -307,14 +302,9 @@ class KubernetesBackend(Backend):
         return outcome
 
     def dry_run(self, objects: list, deadline: Deadline) -> Outcome:
-        conn = self._connect(deadline)
-        items = self._items = [self._item(obj) for obj in objects]
-        parent = self._parent(conn)
-        deferred = self._resolve(conn, items)
-        outcome = Outcome(objects=[item.report for item in items])
-        conflicts = self._check_owners(conn, [i for i in items if i not in deferred], parent)
-        if conflicts:
-            return self._refused(outcome, conflicts)
+        conn, items, parent, deferred, outcome = self._prepare(objects, deadline)
+        if not outcome.ok:
+            return outcome
         created_namespaces = {i.name for i in items if (i.group, i.kind) == NAMESPACE and i.live is None}
         diffs = []
         for item in items:
@@ -383,6 +373,20 @@ class KubernetesBackend(Backend):
         return conn.get(resource, name, namespace)
 
     # --- steps -------------------------------------------------------------
+
+    def _prepare(self, objects: list, deadline: Deadline) -> tuple:
+        """What apply and dry_run share: connect, resolve each object's kind,
+        read the parent, refuse objects this deployment must not touch.
+        The outcome is not ok when something was refused."""
+        conn = self._connect(deadline)
+        items = self._items = [self._item(obj) for obj in objects]
+        parent = self._parent(conn)
+        deferred = self._resolve(conn, items)
+        outcome = Outcome(objects=[item.report for item in items])
+        conflicts = self._check_owners(conn, [i for i in items if i not in deferred], parent)
+        if conflicts:
+            outcome = self._refused(outcome, conflicts)
+        return conn, items, parent, deferred, outcome
 
     def _connect(self, deadline) -> Connection:
         if self._connection is None:

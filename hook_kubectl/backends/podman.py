@@ -74,12 +74,10 @@ from typing import Optional
 import yaml
 
 from hook_kubectl.backends import podman_readiness as readiness
-from hook_kubectl.backends.base import Backend, ObjectReport, Outcome
+from hook_kubectl.backends.base import Backend, ObjectReport, Outcome, log_tail, workdir
 from hook_kubectl.deployment import LABEL_PREFIX
 from hook_kubectl.errors import BackendError, InputError
 
-WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
-DEFAULT_WORKDIR = "/var/lib/heat-config-kubectl"
 OWNER_LABEL = f"{LABEL_PREFIX}/deployment"
 WORKLOAD_LABEL = f"{LABEL_PREFIX}/workload"
 HASH_LABEL = f"{LABEL_PREFIX}/config-hash"
@@ -196,8 +194,7 @@ class PodmanBackend(Backend):
     def __init__(self, deployment):
         super().__init__(deployment)
         self.key = deployment.identity.key
-        root = os.environ.get(WORKDIR_ENV) or DEFAULT_WORKDIR
-        self.workdir = os.path.join(root, "podman", deployment.identity.slug)
+        self.workdir = workdir("podman", deployment.identity.slug)
 
     # ------------------------------------------------------------ check
 
@@ -470,7 +467,7 @@ class PodmanBackend(Backend):
                     continue
                 raise BackendError(
                     f"{workload.ref}: image {image} (container {container['name']}) not found on "
-                    f"this node and could not be pulled: {readiness.tail(proc.stderr, 1)}")
+                    f"this node and could not be pulled: {log_tail(proc.stderr, 1)}")
 
     def _remove_pods(self, pods: list, grace: int) -> None:
         """Stop and remove pods by id; podman can race a restarting container."""
@@ -488,7 +485,7 @@ class PodmanBackend(Backend):
             ids = left
             time.sleep(0.5)
         raise BackendError(f"could not remove pod(s) {', '.join(i[:12] for i in ids)}: "
-                           f"{readiness.tail(proc.stderr, 2)}")
+                           f"{log_tail(proc.stderr, 2)}")
 
     def _grace(self, objects: list, deadline) -> int:
         graces = [pod_spec_of(o).get("terminationGracePeriodSeconds") for o in objects
@@ -652,7 +649,7 @@ class PodmanBackend(Backend):
         # Drop podman's systemd noise (no timers for healthchecks on this node).
         lines = [line for line in (proc.stderr or "").splitlines()
                  if line.strip() and "systemd" not in line]
-        why = readiness.tail("\n".join(lines), 5) or f"podman kube play made {len(pods)} pods"
+        why = log_tail("\n".join(lines), 5) or f"podman kube play made {len(pods)} pods"
         first = next((line for line in why.splitlines()
                       if not line.startswith("Error: failed to start")), why.splitlines()[0])
         report.ready = False

@@ -26,14 +26,13 @@ import time
 import urllib.parse
 from typing import Optional
 
+from hook_kubectl.backends.base import LOG_LINES, log_tail
 from hook_kubectl.errors import BackendError
 
 RESTART_LIMIT = 2
 # A container counts as running once it has run this long: a crash loop
 # shows up as restarts, not as a lucky "running" snapshot.
 SETTLE_SECONDS = 2.0
-LOG_LINES = 20
-LOG_CHARS = 3000
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 POLL_SECONDS = 0.5
 
@@ -56,15 +55,8 @@ def podman(args: list, input_text: Optional[str] = None, timeout: float = 120.0,
         raise PodmanCommandError("podman is not installed on this node") from None
     if check and proc.returncode != 0:
         raise PodmanCommandError(
-            f"podman {' '.join(args[:2])} failed: {tail(proc.stderr, 5) or proc.returncode}")
+            f"podman {' '.join(args[:2])} failed: {log_tail(proc.stderr, 5) or proc.returncode}")
     return proc
-
-
-def tail(text: str, lines: int = LOG_LINES, chars: int = LOG_CHARS) -> str:
-    """The last `lines` lines of `text`, at most `chars` characters."""
-    kept = [line[:300] for line in (text or "").strip().splitlines()[-lines:]]
-    out = "\n".join(kept)
-    return out[-chars:]
 
 
 def inspect_json(args: list) -> list:
@@ -158,7 +150,7 @@ def last_exit_code(container_id: str, since: str) -> Optional[int]:
 
 def container_logs(container_id: str) -> str:
     proc = podman(["logs", "--tail", str(LOG_LINES), container_id], check=False, timeout=30)
-    return tail((proc.stdout or "") + (proc.stderr or ""))
+    return log_tail((proc.stdout or "") + (proc.stderr or ""))
 
 
 # ---------------------------------------------------------------- probes

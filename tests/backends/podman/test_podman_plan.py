@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from hook_kubectl import deployment as deployment_stage, render
+from hook_kubectl.backends import base
 from hook_kubectl.backends import podman as backend_module
 from hook_kubectl.backends import podman_readiness as readiness
 from hook_kubectl.errors import InputError
@@ -23,11 +24,11 @@ def objects_and_backend(objects, config_id="cfg-1", workdir="/tmp/unused"):
     raw = make_deployment(yaml.safe_dump_all(objects), options={"backend": "podman"},
                           config_id=config_id)
     dep = deployment_stage.parse(json.dumps(raw), environ={})
-    os.environ[backend_module.WORKDIR_ENV] = workdir
+    os.environ[base.WORKDIR_ENV] = workdir
     try:
         backend = backend_module.BACKEND(dep)
     finally:
-        del os.environ[backend_module.WORKDIR_ENV]
+        del os.environ[base.WORKDIR_ENV]
     return render.render(dep), backend
 
 
