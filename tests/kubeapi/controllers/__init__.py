@@ -47,12 +47,11 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
         self._cond = threading.Condition()
         self._stopped = threading.Event()
         self._thread = None
-        self.kubelet = {}            # pod uid -> {"bound": t, ...}
+        self.kubelet = {}            # object uid -> progress of its simulated life (times, flags)
         self.owned = {}              # owner uid -> set of (key, ns, name)
         self.events = {}             # (uid, reason, message) -> event name
         self.errors = []             # reconcile exceptions (a test can assert none)
-        self.cron_last = {}
-        self.res = {}
+        self.cron_last = {}          # CronJob uid -> time of its last scheduled run
 
     # -- queue ----------------------------------------------------------------------------
     def start(self):
