@@ -47,7 +47,7 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
         self._cond = threading.Condition()
         self._stopped = threading.Event()
         self._thread = None
-        self.kubelet = {}            # object uid -> progress of its simulated life (times, flags)
+        self.progress = {}            # object uid -> progress of its simulated life (times, flags)
         self.owned = {}              # owner uid -> set of (key, ns, name)
         self.events = {}             # (uid, reason, message) -> event name
         self.errors = []             # reconcile exceptions (a test can assert none)
@@ -136,7 +136,7 @@ class Controllers(Kubelet, Workloads, ClusterObjects):
         if event_type == "DELETED":
             if uid in self.owned:
                 self.enqueue("gc", "", uid)
-            self.kubelet.pop(uid, None)
+            self.progress.pop(uid, None)
         else:
             self.enqueue(key, ns, name)
             if meta.get("deletionTimestamp") and set(meta.get("finalizers") or []) & set(GC_FINALIZERS):

@@ -41,7 +41,7 @@ class Kubelet:
                 self._write_status(K_POD, pod)
                 self.event(pod, K_POD, "Warning", "FailedScheduling", reason, "default-scheduler")
             return
-        bound = self.kubelet.setdefault(pod["metadata"]["uid"], {})
+        bound = self.progress.setdefault(pod["metadata"]["uid"], {})
         if "seen" not in bound:
             bound["seen"] = time.time()
         wait = bound["seen"] + self.delays.schedule - time.time()
@@ -83,7 +83,7 @@ class Kubelet:
             return
         if not spec.get("nodeName"):
             return self._schedule(pod)
-        state = self.kubelet.setdefault(meta["uid"], {})
+        state = self.progress.setdefault(meta["uid"], {})
         state.setdefault("bound", time.time())
         now = time.time()
         status = copy.deepcopy(pod["status"])
@@ -289,7 +289,7 @@ class Kubelet:
         meta = pod["metadata"]
         if meta.get("finalizers"):
             return
-        state = self.kubelet.setdefault(meta["uid"], {})
+        state = self.progress.setdefault(meta["uid"], {})
         since = state.setdefault("terminating", time.time())
         wait = since + min(self.delays.pod_terminate, meta.get("deletionGracePeriodSeconds") or 0) - time.time()
         if wait > 0:

@@ -78,7 +78,7 @@ class ClusterObjects:
             return
         if (svc.get("status") or {}).get("loadBalancer", {}).get("ingress"):
             return
-        state = self.kubelet.setdefault(svc["metadata"]["uid"], {})
+        state = self.progress.setdefault(svc["metadata"]["uid"], {})
         since = state.setdefault("since", time.time())
         wait = since + self.delays.load_balancer - time.time()
         if wait > 0:
@@ -187,7 +187,7 @@ class ClusterObjects:
                        "waiting for first consumer to be created before binding",
                        "persistentvolume-controller")
             return
-        state = self.kubelet.setdefault(meta["uid"], {})
+        state = self.progress.setdefault(meta["uid"], {})
         since = state.setdefault("since", time.time())
         wait = since + self.delays.pvc_bind - time.time()
         if wait > 0:
@@ -244,7 +244,7 @@ class ClusterObjects:
             _set_condition(conditions, "NamesAccepted", "False", reason, message)
             _set_condition(conditions, "Established", "False", "NotAccepted", "not all names are accepted")
         else:
-            state = self.kubelet.setdefault(meta["uid"], {})
+            state = self.progress.setdefault(meta["uid"], {})
             since = state.setdefault("since", time.time())
             wait = since + self.delays.crd_establish - time.time()
             _set_condition(conditions, "NamesAccepted", "True", "NoConflicts", "no conflicts found")
@@ -306,7 +306,7 @@ class ClusterObjects:
             self.cluster.registry.set_custom(crd["metadata"]["name"], resources)
 
     def _crd_cleanup(self, crd):
-        state = self.kubelet.setdefault(crd["metadata"]["uid"], {})
+        state = self.progress.setdefault(crd["metadata"]["uid"], {})
         since = state.setdefault("terminating", time.time())
         wait = since + self.delays.crd_terminate - time.time()
         if wait > 0:
@@ -348,7 +348,7 @@ class ClusterObjects:
                                               "clusters."}},
                                           "data": {"ca.crt": self.api.ca_pem()}})
             return
-        state = self.kubelet.setdefault(meta["uid"], {})
+        state = self.progress.setdefault(meta["uid"], {})
         since = state.setdefault("since", time.time())
         wait = since + self.delays.namespace_finalize - time.time()
         if wait > 0:

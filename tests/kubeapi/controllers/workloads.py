@@ -68,7 +68,7 @@ class Workloads:
         for p in pods:
             if not _ready(p):
                 continue
-            ready_at = self.kubelet.get(p["metadata"]["uid"], {}).get("ready_at", 0)
+            ready_at = self.progress.get(p["metadata"]["uid"], {}).get("ready_at", 0)
             if now >= ready_at + min_ready:
                 count += 1
             else:
