@@ -61,6 +61,12 @@ class WatchCache:
         self._stop.set()
         for response in list(self._responses.values()):
             try:
+                # A watch thread blocked in read() holds the stream's lock:
+                # close() alone waits for the server's next event or
+                # bookmark. Shutting the socket down first releases it.
+                shutdown = getattr(response, "shutdown", None)  # urllib3 >= 2.3
+                if shutdown:
+                    shutdown()
                 response.close()
             except Exception:  # already closed
                 pass
