@@ -18,6 +18,25 @@ from hook_kubectl.errors import HookError
 LOG = logging.getLogger("heat-config-kubectl")
 
 
+class _MaskSecrets(logging.Filter):
+    """Masks the run's secrets in every message of the hook's log, which
+    55-heat-config copies into the node's logs."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets = set()  # the deployment's own set: render adds to it
+
+    def filter(self, record):
+        if self.secrets:
+            record.msg = result.redact(record.getMessage(), self.secrets)
+            record.args = None
+        return True
+
+
+_MASK = _MaskSecrets()
+LOG.addFilter(_MASK)
+
+
 class Terminated(Exception):
     """The agent (or an operator) stopped the hook."""
 
@@ -66,12 +85,12 @@ def run(raw: str, environ=None) -> dict:
     try:
         dep = deployment_stage.parse(raw, environ)
     except HookError as exc:
-        secrets = deployment_stage.declared_secrets(raw)
-        LOG.error("%s", result.redact(str(exc), secrets))
+        secrets = _MASK.secrets = deployment_stage.declared_secrets(raw)
+        LOG.error("%s", exc)
         declared = deployment_stage.declared_outputs(raw)
         return result.build(declared, 1, "", str(exc), error=str(exc), secrets=secrets)
 
-    secrets = dep.secrets
+    secrets = _MASK.secrets = dep.secrets
     outcome = None  # kept when an output fails: what ran and the notes still show
     try:
         backend = backends.load(dep.backend)(dep)
@@ -81,7 +100,7 @@ def run(raw: str, environ=None) -> dict:
         if outcome.ok and dep.action != "DELETE" and not dep.options["dry_run"]:
             values = outputs.resolve(dep, backend, outcome, objects)
     except HookError as exc:
-        LOG.error("%s", result.redact(str(exc), secrets))
+        LOG.error("%s", exc)
         summary = _summary(dep, outcome, started, failed=str(exc))
         return result.build(dep.outputs, 1, summary, str(exc), error=str(exc), secrets=secrets)
 

@@ -2,6 +2,7 @@
 
 import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -142,3 +143,35 @@ def test_crash_report_masks_secrets(monkeypatch, capsys):
     assert "RuntimeError" in captured.out and "Traceback" in captured.err
     for secret in ("crash-secret-1", "input-secret-2"):
         assert secret not in captured.out and secret not in captured.err
+
+
+def test_backend_log_lines_never_carry_secrets(monkeypatch, capsys):
+    from hook_kubectl.backends.base import Outcome
+
+    class Chatty:
+        name = "chatty"
+        config_format = "manifests"
+
+        def __init__(self, dep):
+            pass
+
+        def check(self, objects):
+            return []
+
+        def apply(self, objects, deadline):
+            cli.LOG.warning("server said: bad value %s for %s", "log-secret-3", "input-secret-4")
+            return Outcome()
+
+    config = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {pw: log-secret-3}\n"
+    data = make_deployment(config, inputs=[{"name": "api_token", "value": "input-secret-4"}])
+    monkeypatch.setattr(cli.backends, "load", lambda name: Chatty)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(data)))
+    handler = logging.StreamHandler(sys.stderr)
+    cli.LOG.addHandler(handler)  # pytest's own handlers would swallow it
+    try:
+        assert cli.main() == 0
+    finally:
+        cli.LOG.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert "server said: bad value <redacted> for <redacted>" in err
+    assert "log-secret-3" not in err and "input-secret-4" not in err
