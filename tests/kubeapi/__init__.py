@@ -127,7 +127,10 @@ Fidelity notes
 - Unknown fields of common built-in kinds (schema.py: field names only): fieldValidation=Strict
   (kubectl's default) -> 400 "strict decoding error: unknown field ..." (server-side apply:
   "field not declared in schema"); Warn (the default, e.g. the python client) -> Warning
-  header; Ignore; they are never stored. Custom resources keep every field.
+  header; Ignore; they are never stored.
+- Custom resources are pruned to their CRD's structural schema (x-kubernetes-preserve-unknown-
+  fields honoured; pruned fields are "unknown" as above) and validated against it (type,
+  required, enum, minimum, maximum -> 422), as the real server does (crdschema.py).
 - kubectl get prints the real columns (server-side Table) for the common kinds.
 - Secret stringData is merged into data; metadata.generation only on kinds that have it;
   empty labels/annotations/finalizers are dropped.
@@ -140,11 +143,11 @@ Fidelity notes
 
 Modules: server.py (HTTP routing, auth, faults, request log), watch.py, cluster.py (API
 semantics), storage.py, merge.py (patches, server-side apply, managedFields), admission.py
-(validation, defaults), schema.py (known fields), discovery.py (discovery, OpenAPI),
+(validation, defaults), schema.py (known fields), crdschema.py (CRD schemas), discovery.py (discovery, OpenAPI),
 tables.py (kubectl get columns), protobuf.py, events.py, auth.py (TLS, users), faults.py,
 controllers/ (kubelet.py, workloads.py, objects.py), kubectl.py (find the PyPI kubectl).
 
-Not modelled: admission webhooks, conversion between CRD versions, CRD schema validation,
+Not modelled: admission webhooks, conversion between CRD versions, CEL validation rules,
 RBAC objects (only the per-user namespace limit), exec/attach/port-forward, protobuf answers.
 """
 

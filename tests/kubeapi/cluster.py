@@ -14,7 +14,7 @@ import uuid
 
 import yaml
 
-from . import admission, errors, events, merge, schema
+from . import admission, crdschema, errors, events, merge, schema
 from .resources import Registry
 from .storage import Store
 
@@ -209,11 +209,31 @@ class Cluster:
         self._local.warnings = []
         return out
 
+    def _crd_schema(self, res):
+        """The openAPIV3Schema of a custom resource's version, or None."""
+        for crd_name, resources in self.registry.custom_names().items():
+            if res in resources:
+                crd = self.store.peek(("apiextensions.k8s.io", "customresourcedefinitions"), "", crd_name)
+                for version in ((crd or {}).get("spec") or {}).get("versions") or []:
+                    if version.get("name") == res.version:
+                        return (version.get("schema") or {}).get("openAPIV3Schema")
+        return None
+
     def _check_fields(self, res, obj, mode, apply=False):
-        """Unknown fields of a built-in kind: 400 (Strict), a warning (Warn), or dropped."""
-        if not res.builtin or not mode:
+        """Unknown fields: 400 (Strict), a warning (Warn), or dropped; custom resources are
+        also pruned and validated against their CRD's schema (422)."""
+        if not mode:
             return
-        found = schema.unknown_fields(obj, res.kind)
+        if res.builtin:
+            found = schema.unknown_fields(obj, res.kind)
+        else:
+            structural = self._crd_schema(res)
+            if structural is None:
+                return
+            pruned, causes = crdschema.check(obj, structural)
+            if causes:
+                raise errors.invalid(res, (obj.get("metadata") or {}).get("name") or "", causes)
+            found = [(path, None) for path in pruned]     # already removed
         if not found:
             return
         if mode == "Strict":
@@ -223,12 +243,13 @@ class Cluster:
                 group = f"{res.group}/{res.version}" if res.group else res.version
                 raise errors.bad_request(
                     f"failed to create typed patch object ({where}; {group}, Kind={res.kind}): "
-                    + "; ".join(f"{_ssa_path(obj, keys)}: field not declared in schema"
-                                for _, keys in found))
+                    + "; ".join(f"{_ssa_path(obj, keys) if keys else '.' + path}: field not declared in schema"
+                                for path, keys in found))
             raise errors.bad_request("strict decoding error: " +
                                      ", ".join(f'unknown field "{path}"' for path, _ in found))
-        for path, keys in sorted(found, key=lambda f: len(f[1]), reverse=True):
-            schema.remove(obj, keys)
+        for path, keys in sorted(found, key=lambda f: len(f[1] or ()), reverse=True):
+            if keys:
+                schema.remove(obj, keys)
         if mode == "Warn":
             warnings = getattr(self._local, "warnings", [])
             warnings.extend(f'unknown field "{path}"' for path, _ in found)

@@ -391,3 +391,54 @@ def test_rollout_undo_makes_the_old_template_the_newest_revision(kubectl, tmp_pa
     assert image.stdout == "nginx:1.25"
     history = kubectl.ok("rollout", "history", "deployment/web").stdout.split()
     assert history[-4:] == ["2", "<none>", "3", "<none>"]       # revision 1 became 3, as on a cluster
+
+
+STRICT_CRD = textwrap.dedent("""\
+    apiVersion: apiextensions.k8s.io/v1
+    kind: CustomResourceDefinition
+    metadata: {name: pumps.example.com}
+    spec:
+      group: example.com
+      scope: Namespaced
+      names: {plural: pumps, singular: pump, kind: Pump}
+      versions:
+      - name: v1
+        served: true
+        storage: true
+        schema:
+          openAPIV3Schema:
+            type: object
+            properties:
+              spec:
+                type: object
+                required: [size]
+                properties:
+                  size: {type: integer, minimum: 1}
+                  mode: {type: string, enum: [fast, slow]}
+                  labels: {type: object, additionalProperties: {type: string}}
+                  extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    """)
+
+
+def test_custom_resources_are_pruned_and_validated_by_their_schema(kubectl, api, tmp_path, client):
+    kubectl.ok("apply", "-f", write(tmp_path, "crd.yaml", STRICT_CRD))
+    kubectl.ok("wait", "--for=condition=Established", "crd/pumps.example.com", "--timeout=10s")
+    bad = {"apiVersion": "example.com/v1", "kind": "Pump", "metadata": {"name": "p"},
+           "spec": {"size": "big", "mode": "turbo"}}
+    out = kubectl("apply", "--server-side", "-f", write(tmp_path, "bad.yaml", bad))
+    assert out.returncode == 1
+    assert 'The Pump "p" is invalid' in out.stderr
+    assert 'spec.size: Invalid value: "big": spec.size in body must be of type integer: "big"' in out.stderr
+    assert 'spec.mode: Unsupported value: "turbo": supported values: "fast", "slow"' in out.stderr
+    missing = kubectl("apply", "--server-side", "-f", write(tmp_path, "m.yaml", dict(bad, spec={})))
+    assert missing.returncode == 1 and "spec.size: Required value" in missing.stderr
+    typo = {"apiVersion": "example.com/v1", "kind": "Pump", "metadata": {"name": "p"},
+            "spec": {"size": 2, "sise": 3, "labels": {"a": "b"}, "extra": {"anything": [1]}}}
+    strict = kubectl("apply", "--server-side", "-f", write(tmp_path, "t.yaml", typo))
+    assert strict.returncode == 1 and ".spec.sise: field not declared in schema" in strict.stderr
+    # without strict validation the unknown field is pruned (and named in a warning)
+    from kubernetes import dynamic
+    pumps = dynamic.DynamicClient(client).resources.get(api_version="example.com/v1", kind="Pump")
+    pumps.create(body=typo, namespace="default")
+    stored = api.get("pumps", "p", "default")
+    assert stored["spec"] == {"size": 2, "labels": {"a": "b"}, "extra": {"anything": [1]}}
