@@ -442,3 +442,18 @@ def test_custom_resources_are_pruned_and_validated_by_their_schema(kubectl, api,
     pumps.create(body=typo, namespace="default")
     stored = api.get("pumps", "p", "default")
     assert stored["spec"] == {"size": 2, "labels": {"a": "b"}, "extra": {"anything": [1]}}
+
+
+def test_custom_resource_printer_columns(kubectl, tmp_path):
+    crd = yaml.safe_load(STRICT_CRD)
+    crd["spec"]["versions"][0]["additionalPrinterColumns"] = [
+        {"name": "Size", "type": "integer", "jsonPath": ".spec.size"},
+        {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"}]
+    kubectl.ok("apply", "-f", write(tmp_path, "crd.yaml", crd))
+    kubectl.ok("wait", "--for=condition=Established", "crd/pumps.example.com", "--timeout=10s")
+    kubectl.ok("apply", "-f", write(tmp_path, "p.yaml", {"apiVersion": "example.com/v1", "kind": "Pump",
+                                                         "metadata": {"name": "p1"},
+                                                         "spec": {"size": 4, "mode": "slow"}}))
+    lines = kubectl.ok("get", "pumps").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "SIZE", "MODE", "AGE"]
+    assert lines[1].split()[:3] == ["p1", "4", "slow"]
