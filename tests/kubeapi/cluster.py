@@ -593,6 +593,10 @@ class Cluster:
                 f"expected API version ({res.api_version})" if applied.get("apiVersion") != res.api_version
                 else f"the kind in the data ({applied.get('kind')}) does not match the expected "
                      f"kind ({res.kind})")
+        # the apiserver's field manager refuses an apply that carries managedFields (e.g. an
+        # object read back from the server); null counts as absent, an empty list does not
+        if (applied.get("metadata") or {}).get("managedFields") is not None:
+            raise errors.bad_request("metadata.managedFields must be nil")
         self._identify(res, applied, namespace, name)
         if subresource is None:
             self._check_fields(res, applied, field_validation, apply=True)
@@ -615,6 +619,11 @@ class Cluster:
                                  res.api_version, subresource)
         except merge.ApplyConflict as exc:
             raise self._conflict_error(exc) from None
+        # a resourceVersion in the apply configuration is a precondition (checked after field
+        # conflicts, as the apiserver's storage does once the apply has been merged)
+        want_rv = (applied.get("metadata") or {}).get("resourceVersion")
+        if want_rv and want_rv != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(res, name)
         merged["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         obj, _ = self.update(res, namespace, name, merged, manager, dry_run, subresource,
                              operation=None)

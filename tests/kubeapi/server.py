@@ -364,6 +364,10 @@ class Handler(BaseHTTPRequestHandler):
                 else merge.json_merge_patch(current, patch)
         else:
             raise errors.method_not_allowed()
+        # the Scale carries its parent's resourceVersion: a stale one is a conflict
+        want_rv = (wanted.get("metadata") or {}).get("resourceVersion") if isinstance(wanted, dict) else None
+        if want_rv and want_rv != obj["metadata"]["resourceVersion"]:
+            raise errors.conflict(res, name)
         replicas = (wanted.get("spec") or {}).get("replicas")
         if not isinstance(replicas, int) or replicas < 0:
             raise errors.invalid(res, name, [("spec.replicas", "FieldValueInvalid",

@@ -366,3 +366,88 @@ def test_watch_list_sends_initial_events_then_a_bookmark(client, api):
     assert [(e["type"], e["object"]["metadata"].get("name")) for e in events[:2]] == [("ADDED", "one"), ("ADDED", "two")]
     assert events[2]["type"] == "BOOKMARK"
     assert events[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+STALE_MESSAGE = ('Operation cannot be fulfilled on configmaps "stale": the object has been modified; '
+                 "please apply your changes to the latest version and try again")
+
+
+def test_patch_with_a_stale_resource_version_conflicts_for_every_patch_type(client):
+    """A resourceVersion in any patch body is a precondition, as on the real apiserver."""
+    core = k8s.CoreV1Api(client)
+    cms = dynamic.DynamicClient(client).resources.get(api_version="v1", kind="ConfigMap")
+    stale = core.create_namespaced_config_map("default", {"metadata": {"name": "stale"}}).metadata.resource_version
+    current = core.patch_namespaced_config_map("stale", "default", {"data": {"a": "1"}}).metadata.resource_version
+    assert current != stale
+    # the applied key is one nobody else owns: a field conflict would be answered first
+    applied = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "stale", "resourceVersion": stale}, "data": {"b": "2"}}
+    attempts = {
+        "strategic": lambda: core.patch_namespaced_config_map(
+            "stale", "default", {"metadata": {"resourceVersion": stale}, "data": {"a": "2"}}),
+        "merge": lambda: cms.patch(body={"metadata": {"resourceVersion": stale}, "data": {"a": "2"}},
+                                   name="stale", namespace="default",
+                                   content_type="application/merge-patch+json"),
+        "json": lambda: core.patch_namespaced_config_map("stale", "default", [
+            {"op": "replace", "path": "/metadata/resourceVersion", "value": stale},
+            {"op": "replace", "path": "/data/a", "value": "2"}]),
+        "apply": lambda: cms.server_side_apply(body=applied, namespace="default", field_manager="m"),
+        "apply forced": lambda: cms.server_side_apply(body=applied, namespace="default", field_manager="m",
+                                                      force_conflicts=True),
+    }
+    for kind, attempt in attempts.items():
+        with pytest.raises(ApiException) as err:
+            attempt()
+        assert err.value.status == 409, kind
+        body = status_of(err.value)
+        assert (body["kind"], body["status"], body["reason"], body["code"]) == \
+            ("Status", "Failure", "Conflict", 409), kind
+        assert body["message"] == STALE_MESSAGE, kind
+        assert body["details"] == {"name": "stale", "kind": "configmaps"}, kind
+    after = core.read_namespaced_config_map("stale", "default")
+    assert after.data == {"a": "1"} and after.metadata.resource_version == current
+    # the current resourceVersion is no conflict
+    applied["metadata"]["resourceVersion"] = current
+    assert cms.server_side_apply(body=applied, namespace="default", field_manager="m").to_dict()["data"] == {"a": "1", "b": "2"}
+
+
+def test_apply_with_managed_fields_is_a_bad_request(client):
+    """An object read back from the server and applied as is carries managedFields: the
+    apiserver refuses it (400, "metadata.managedFields must be nil"); null is no value."""
+    cms = dynamic.DynamicClient(client).resources.get(api_version="v1", kind="ConfigMap")
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "read-back"}, "data": {"k": "v"}}
+    entries = cms.server_side_apply(body=cm, namespace="default", field_manager="m").to_dict()[
+        "metadata"]["managedFields"]
+    assert entries
+    for sent in (entries, []):
+        body = dict(cm, metadata={"name": "read-back", "managedFields": sent}, data={"k": "changed"})
+        with pytest.raises(ApiException) as err:
+            cms.server_side_apply(body=body, namespace="default", field_manager="m")
+        assert err.value.status == 400
+        status = status_of(err.value)
+        assert (status["reason"], status["message"]) == ("BadRequest", "metadata.managedFields must be nil")
+        # also when the object does not exist yet
+        body["metadata"]["name"] = "fresh"
+        with pytest.raises(ApiException) as err:
+            cms.server_side_apply(body=body, namespace="default", field_manager="m")
+        assert err.value.status == 400
+    assert cms.get(name="read-back", namespace="default").to_dict()["data"] == {"k": "v"}
+    nulled = dict(cm, metadata={"name": "read-back", "managedFields": None}, data={"k": "changed"})
+    assert cms.server_side_apply(body=nulled, namespace="default", field_manager="m").to_dict()["data"] == {"k": "changed"}
+
+
+def test_scale_patch_with_a_stale_resource_version_conflicts(client):
+    apps = k8s.AppsV1Api(client)
+    stale = apps.create_namespaced_deployment("default", deployment(replicas=1)).metadata.resource_version
+    apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 2}})
+    with pytest.raises(ApiException) as err:
+        apps.patch_namespaced_deployment_scale("web", "default", {"metadata": {"resourceVersion": stale},
+                                                                  "spec": {"replicas": 5}})
+    assert err.value.status == 409
+    assert status_of(err.value)["message"] == (
+        'Operation cannot be fulfilled on deployments.apps "web": the object has been modified; '
+        "please apply your changes to the latest version and try again")
+    current = apps.read_namespaced_deployment_scale("web", "default")
+    assert current.spec.replicas == 2
+    current.spec.replicas = 4           # a read-modify-write with the current version passes
+    assert apps.replace_namespaced_deployment_scale("web", "default", current).spec.replicas == 4
