@@ -47,6 +47,9 @@ Other users and kubeconfigs
     api.kubeconfig(user="eve", auth="invalid")              # unknown token -> 401
     api.kubeconfig(user="eve", auth="none")                 # no credentials -> 401 (kubectl prompts)
 Each returns the path of a new kubeconfig file.
+TLS: one CA (api.credentials.ca_path) signs the server's and the client certificates;
+they carry Subject/Authority Key Identifiers, so strict X.509 verification (Python
+3.13's default) accepts them.
 
 Failure modes chosen by image name (substring of any container's image)
 -----------------------------------------------------------------------

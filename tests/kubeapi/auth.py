@@ -44,12 +44,20 @@ def _name(cn, orgs=()):
     return x509.Name(attrs)
 
 
-def _builder(subject, issuer, public_key):
+def _builder(subject, issuer, public_key, issuer_public_key=None):
+    """A certificate with key identifiers, as kubeadm's are: strict X.509 verification
+    (Python 3.13's default) wants a Subject Key Identifier on the CA and an Authority Key
+    Identifier on what it signs. issuer_public_key: None for a self-signed CA."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
-            .public_key(public_key).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=2)))
+    builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer)
+               .public_key(public_key).serial_number(x509.random_serial_number())
+               .not_valid_before(now - datetime.timedelta(minutes=5))
+               .not_valid_after(now + datetime.timedelta(days=2))
+               .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+    if issuer_public_key is not None:
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public_key), critical=False)
+    return builder
 
 
 class Credentials:
@@ -70,7 +78,8 @@ class Credentials:
                         .sign(self.ca_key, hashes.SHA256()))
         self.ca_path = self._write("ca.crt", _pem_cert(self.ca_cert))
         server_key = _key()
-        server_cert = (_builder(_name("kube-apiserver"), ca_name, server_key.public_key())
+        server_cert = (_builder(_name("kube-apiserver"), ca_name, server_key.public_key(),
+                                self.ca_key.public_key())
                        .add_extension(x509.SubjectAlternativeName([
                            x509.DNSName("localhost"), x509.DNSName("kubernetes"),
                            x509.DNSName("kubernetes.default.svc"),
@@ -91,7 +100,8 @@ class Credentials:
     def client_cert(self, user, groups=()):
         """PEM (cert, key) bytes for a client certificate naming user and groups."""
         key = _key()
-        cert = (_builder(_name(user, groups), self.ca_cert.subject, key.public_key())
+        cert = (_builder(_name(user, groups), self.ca_cert.subject, key.public_key(),
+                         self.ca_key.public_key())
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
                                critical=False)
                 .sign(self.ca_key, hashes.SHA256()))
