@@ -14,6 +14,22 @@ import pytest
 from hook_kubectl import cli, render
 from tests.conftest import HOOK, make_deployment, run_hook
 
+def fake_backend(apply):
+    """A backend class whose apply is `apply(objects, deadline)`."""
+    class Fake:
+        name = "fake"
+        config_format = "manifests"
+
+        def __init__(self, dep):
+            pass
+
+        def check(self, objects):
+            return []
+
+    Fake.apply = staticmethod(apply)
+    return Fake
+
+
 POD = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: a, image: x}]}\n"
 
 
@@ -68,20 +84,10 @@ def test_declared_outputs_present_even_on_invalid_input():
 def test_backend_failure_fills_outputs_and_error_output(monkeypatch):
     from hook_kubectl.errors import BackendError
 
-    class Broken:
-        name = "broken"
-        config_format = "manifests"
+    def apply(objects, deadline):
+        raise BackendError("Pod/a: image x not found")
 
-        def __init__(self, dep):
-            pass
-
-        def check(self, objects):
-            return []
-
-        def apply(self, objects, deadline):
-            raise BackendError("Pod/a: image x not found")
-
-    monkeypatch.setattr(cli.backends, "load", lambda name: Broken)
+    monkeypatch.setattr(cli.backends, "load", lambda name: fake_backend(apply))
     data = make_deployment(POD, outputs=[{"name": "ip"}, {"name": "why", "error_output": True}])
     out = cli.run(json.dumps(data), {})
     assert out["deploy_status_code"] == 1
@@ -148,23 +154,13 @@ def test_crash_report_masks_secrets(monkeypatch, capsys):
 def test_backend_log_lines_never_carry_secrets(monkeypatch, capsys):
     from hook_kubectl.backends.base import Outcome
 
-    class Chatty:
-        name = "chatty"
-        config_format = "manifests"
-
-        def __init__(self, dep):
-            pass
-
-        def check(self, objects):
-            return []
-
-        def apply(self, objects, deadline):
-            cli.LOG.warning("server said: bad value %s for %s", "log-secret-3", "input-secret-4")
-            return Outcome()
+    def apply(objects, deadline):
+        cli.LOG.warning("server said: bad value %s for %s", "log-secret-3", "input-secret-4")
+        return Outcome()
 
     config = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {pw: log-secret-3}\n"
     data = make_deployment(config, inputs=[{"name": "api_token", "value": "input-secret-4"}])
-    monkeypatch.setattr(cli.backends, "load", lambda name: Chatty)
+    monkeypatch.setattr(cli.backends, "load", lambda name: fake_backend(apply))
     monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(data)))
     handler = logging.StreamHandler(sys.stderr)
     cli.LOG.addHandler(handler)  # pytest's own handlers would swallow it
