@@ -63,16 +63,16 @@ def main(argv=None) -> int:
 
 
 def _known_secrets(raw: str) -> set:
-    """Secrets of a deployment, found leniently, for masking a crash report."""
+    """Secrets of a deployment, found leniently, for masking a crash report:
+    what the run had gathered, its credential inputs, its Secrets' data."""
+    secrets = set(_MASK.secrets) | deployment_stage.declared_secrets(raw)
     try:
         dep = deployment_stage.parse(raw, {})
         render.render(dep, "manifests")
-        return dep.secrets
-    except Exception:
-        try:
-            return deployment_stage.parse(raw, {}).secrets
-        except Exception:
-            return set()
+        secrets |= dep.secrets
+    except Exception:  # an invalid deployment: what was found above is all
+        pass
+    return secrets
 
 
 def _terminate(signum, frame):
