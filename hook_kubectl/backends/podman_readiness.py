@@ -142,9 +142,12 @@ def last_exit_code(container_id: str, since: str) -> Optional[int]:
     code = None
     for line in proc.stdout.splitlines():
         try:
-            code = json.loads(line).get("ContainerExitCode", code)
+            event = json.loads(line)
         except ValueError:
             continue
+        # podman's JSON leaves out a zero exit code (omitempty): a death
+        # without one exited 0.
+        code = event.get("ContainerExitCode", 0)
     return code
 
 

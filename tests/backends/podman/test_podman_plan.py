@@ -352,3 +352,25 @@ def test_restart_loop_with_exit_code_lost_to_event_log_rotation_still_explains(m
         "is no longer in podman's event log): if its command ends, even with code 0, it must keep "
         "running (restartPolicy Always): does its command stay in the foreground?")
     assert check.logs == "started and left"
+
+
+# `podman events --format json` lines for a container's deaths, as podman 4.3
+# prints them: the exit code field is left out when it is 0.
+DIED_0 = ('{"ID":"350c","Image":"localhost/heat-kubectl-busybox:test","Name":"brief-main",'
+          '"Status":"died","Time":"2026-11-30T06:46:44.032298679Z","Type":"container","Attributes":{}}')
+DIED_3 = ('{"ContainerExitCode":3,"ID":"848c","Image":"localhost/heat-kubectl-busybox:test",'
+          '"Name":"brief-main","Status":"died","Time":"2026-11-30T06:46:53.499530141Z",'
+          '"Type":"container","Attributes":{}}')
+
+
+@pytest.mark.parametrize("lines,code", [([DIED_0], 0), ([DIED_3], 3), ([DIED_3, DIED_0], 0),
+                                        ([DIED_0, DIED_3], 3), ([], None)])
+def test_last_exit_code_reads_podman_events(monkeypatch, lines, code):
+    import subprocess
+
+    def fake_podman(args, **kwargs):
+        assert args[:2] == ["events", "--stream=false"] and "event=died" in args
+        return subprocess.CompletedProcess(["podman", *args], 0, "\n".join(lines) + "\n", "")
+
+    monkeypatch.setattr(readiness, "podman", fake_podman)
+    assert readiness.last_exit_code("c1", "2026-11-30T06:46:40Z") == code
