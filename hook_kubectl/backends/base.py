@@ -13,6 +13,7 @@ import time
 from typing import Optional
 
 from hook_kubectl.deployment import Deployment
+from hook_kubectl.errors import BackendError
 
 
 WORKDIR_ENV = "HEAT_KUBECTL_WORKDIR"
@@ -124,7 +125,7 @@ class Backend(abc.ABC):
 
     def dry_run(self, objects: list, deadline: Deadline) -> Outcome:
         """options.dry_run: say what apply would change, change nothing."""
-        raise NotImplementedError(f"the {self.name} backend has no dry run")
+        raise BackendError(f"options.dry_run: the {self.name} backend has no dry run")
 
     @abc.abstractmethod
     def live_object(self, kind: str, name: str, namespace: Optional[str]) -> Optional[dict]:
