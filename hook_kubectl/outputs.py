@@ -11,7 +11,6 @@ templates/container-app.yaml hands this map on).
 from hook_kubectl import jsonpath, render
 from hook_kubectl.errors import HookError, InputError
 
-BUILTIN = ("applied", "result", "outputs")
 
 
 def parse_reference(output: str, expression: str, objects: list) -> tuple:
