@@ -12,7 +12,6 @@ from hook_kubectl import jsonpath, render
 from hook_kubectl.errors import HookError, InputError
 
 
-
 def parse_reference(output: str, expression: str, objects: list) -> tuple:
     """'kind/name[.namespace]:{path}' -> (kind, name, namespace, path)."""
     target, sep, path = expression.partition(":")
